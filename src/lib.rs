@@ -1,1 +1,13 @@
-//! refresh-coordinator
+//! refresh-coordinator: a single-flight token refresh coordinator for the
+//! browser.
+//!
+//! When requests get HTTP 401, exactly one refresh is in flight; every 401'd
+//! request waits behind it and is replayed with the rotated cookie (or the new
+//! bearer token) once it succeeds. If the refresh is refused, every waiter
+//! fails with one typed error and the app is told once that the session
+//! ended.
+//!
+//! [`core`] is the state machine, pure and runtime-agnostic; `web` binds it to
+//! `fetch`, timers and the JavaScript API (`createAuthFetch`).
+
+pub mod core;

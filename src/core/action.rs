@@ -1,0 +1,74 @@
+//! What the core asks its host to do, and what it reports.
+
+use super::generation::Generation;
+use super::outcome::{Failure, Unavailability};
+use super::request::RequestId;
+
+/// One thing for the host (the web layer, or a test) to do, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send the request with the current credential. `replay` is true when it
+    /// went out before and this is its replay after a refresh.
+    Send { request: RequestId, replay: bool },
+    /// Settle the request with what its last send produced (a response, or
+    /// the network error). The coordinator has forgotten it.
+    Deliver { request: RequestId },
+    /// Send this waiting request, with the current credential, as a probe:
+    /// the last refresh got no answer, and the probe's answer tells whether
+    /// the rotated credential landed anyway (see
+    /// [`Config::probe_after_lost_answer`](crate::core::Config)). Report its
+    /// answer like any other.
+    Probe { request: RequestId },
+    /// Reject the request with this failure. The coordinator has forgotten it.
+    Fail {
+        request: RequestId,
+        failure: Failure,
+    },
+    /// Send refresh attempt `refresh`, and report its outcome with the same id.
+    StartRefresh { refresh: RefreshId },
+    /// Tell the app (events, callbacks, other tabs).
+    Notify(Notice),
+}
+
+/// Identifies one refresh attempt, so a late outcome of an attempt the core
+/// no longer waits for is recognised and used or ignored deliberately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RefreshId {
+    number: u64,
+    attempt: u32,
+}
+
+impl RefreshId {
+    pub(crate) const fn new(number: u64, attempt: u32) -> Self {
+        Self { number, attempt }
+    }
+
+    /// Which attempt of its flight this is: 1 for the first, 2 for the first
+    /// retry, and so on.
+    pub const fn attempt(self) -> u32 {
+        self.attempt
+    }
+}
+
+/// Something the app may want to know. Notices never change the outcome of a
+/// request; they are for events, logs and other tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// A refresh attempt was sent.
+    RefreshStarted { attempt: u32 },
+    /// The credential is fresh: a refresh succeeded (here, or confirmed by a
+    /// probe), and `generation` is current now.
+    RefreshSucceeded { generation: Generation },
+    /// A refresh attempt failed. `retrying` tells whether another attempt
+    /// follows; if not, the waiters were rejected with `cause`.
+    RefreshFailed {
+        cause: Unavailability,
+        retrying: bool,
+    },
+    /// A request was replayed after a refresh.
+    Replayed { request: RequestId },
+    /// The session ended. `remote` is true when another browsing context
+    /// reported it, so the host does not broadcast it back.
+    SessionExpired { remote: bool },
+}

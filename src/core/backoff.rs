@@ -1,0 +1,74 @@
+//! Exponential backoff with jitter, honouring `Retry-After`.
+
+use core::time::Duration;
+
+use super::time::millis;
+
+/// How long to wait before retry number `retry` (1 for the first retry).
+///
+/// The delay is `base * 2^(retry-1)`, capped at `max`, with "equal jitter":
+/// half of it fixed, half random, so tabs that failed together do not retry
+/// in lockstep while each still waits at least half the nominal delay.
+/// `unit` is a random number in `[0, 1)` supplied by the caller. A server's
+/// `Retry-After` is a lower bound: the delay is never shorter than it.
+pub(crate) fn retry_delay(
+    retry: u32,
+    base: Duration,
+    max: Duration,
+    unit: f64,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let doubling = 2u64.saturating_pow(retry.saturating_sub(1));
+    let nominal = millis(base).saturating_mul(doubling).min(millis(max));
+    let half = nominal / 2;
+    // `unit` is in [0, 1), so the product is in [0, half).
+    let jitter = (half as f64 * unit.clamp(0.0, 1.0)) as u64;
+    let delay = Duration::from_millis(nominal - half + jitter);
+    match retry_after {
+        Some(asked) if asked > delay => asked,
+        _ => delay,
+    }
+}
+
+/// A small deterministic random source for jitter.
+///
+/// The core may not read entropy, so the web layer seeds it from
+/// `Math.random()` and tests seed it with a constant. xorshift64* is plenty
+/// for spreading retries; nothing here needs to be unpredictable.
+#[derive(Debug, Clone)]
+pub(crate) struct Jitter(u64);
+
+impl Jitter {
+    pub(crate) fn new(seed: u64) -> Self {
+        // xorshift has a fixed point at zero.
+        Self(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// A number in `[0, 1)`.
+    pub(crate) fn unit(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        let bits = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+        bits as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Parses a `Retry-After` value given in delta-seconds (`"120"`).
+///
+/// The HTTP-date form needs a calendar, which the core does not have; the web
+/// layer converts dates itself and passes a duration.
+pub fn retry_after_seconds(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Too many digits to fit is "longer than anyone will wait".
+    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
+}

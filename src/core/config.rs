@@ -1,0 +1,49 @@
+//! What the core can be told to do differently. Every field has a default.
+
+use core::time::Duration;
+
+/// Settings of one coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How many times a refresh that failed transiently (network error, 5xx,
+    /// 429, 408, timeout) is tried again before the waiters are rejected with
+    /// [`Failure::RefreshUnavailable`](crate::core::Failure). Defaults to 3.
+    pub max_retries: u32,
+    /// Backoff before the first retry; doubled for each further retry.
+    /// Defaults to 300 ms.
+    pub backoff_base: Duration,
+    /// Upper bound of the exponential backoff. Defaults to 5 s.
+    pub backoff_max: Duration,
+    /// The longest `Retry-After` the coordinator is willing to wait out. A
+    /// server asking for more gets no retry: the waiters are rejected at once
+    /// rather than held for minutes. Defaults to 30 s.
+    pub max_retry_after: Duration,
+    /// How long one refresh attempt may take before the requests waiting for
+    /// it are rejected. The refresh itself is never cancelled (it may already
+    /// have rotated the token); its late answer is still used. Defaults to 10 s.
+    pub refresh_timeout: Duration,
+    /// The longest a request waits behind refreshes (retries and backoff
+    /// included) before it is rejected. Defaults to 30 s.
+    pub waiter_timeout: Duration,
+    /// After a refresh whose answer never arrived, send one waiting request as
+    /// a probe before trying again: if it succeeds, the rotated credential
+    /// landed (the cookie jar got it even though the page lost the answer) and
+    /// nothing needs refreshing. Right for cookie mode, where the browser
+    /// stores the credential; useless in bearer mode, where a lost answer is a
+    /// lost token. Defaults to `true`.
+    pub probe_after_lost_answer: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            backoff_base: Duration::from_millis(300),
+            backoff_max: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+            refresh_timeout: Duration::from_secs(10),
+            waiter_timeout: Duration::from_secs(30),
+            probe_after_lost_answer: true,
+        }
+    }
+}

@@ -1,0 +1,702 @@
+//! The single-flight refresh state machine: events in, actions out.
+//!
+//! The host (the web layer, or a test) tells the coordinator what happened —
+//! a request was issued, an answer came back, a refresh ended, time passed, a
+//! caller aborted — and then drains [`Coordinator::poll_action`] and does what
+//! it says. The coordinator does no I/O and reads no clock, so every rule in
+//! the design can be driven step by step.
+//!
+//! The rules it keeps, by number in the design brief:
+//! 1. one refresh at a time: a refresh starts only from [`Flight::Idle`];
+//! 2. generations: a 401 for a request sent before the credential changed is
+//!    replayed without a refresh;
+//! 3. requests that got 401, and requests issued while a refresh is in
+//!    flight, wait and are sent in issue order once it succeeds;
+//! 4. every waiter is settled on every path: success, refusal, retries used
+//!    up, timeouts, aborts (the host settles those);
+//! 5. a refusal ends the session until the credential changes again;
+//!    transient failures retry with backoff and keep the session;
+//! 6. nothing here cancels a refresh: a late outcome is still used;
+//! 7. a 401 to a replay is returned, not refreshed again; bodies that cannot
+//!    be replayed fail instead of going out empty.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use core::time::Duration;
+
+use super::action::{Action, Notice, RefreshId};
+use super::backoff::{retry_delay, Jitter};
+use super::config::Config;
+use super::generation::Generation;
+use super::outcome::{Answer, Failure, RefreshOutcome, Unavailability};
+use super::request::{Phase, RequestId, Tracked};
+use super::time::Instant;
+
+/// Whether the user is logged in, as far as the coordinator knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Refreshes are allowed.
+    Active,
+    /// A refresh was refused. 401s are failed with
+    /// [`Failure::SessionExpired`] and start no refresh until
+    /// [`Coordinator::credential_changed`] reports a new login.
+    Ended,
+}
+
+/// The refresh flight. Requests wait whenever it is not [`Flight::Idle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flight {
+    Idle,
+    /// A refresh request is on the wire. Only its own outcome ends this
+    /// state (or a credential change, which marks it `superseded`).
+    Refreshing {
+        refresh: RefreshId,
+        /// When the waiters stop waiting for this attempt.
+        deadline: Instant,
+        /// The deadline passed and the waiters present then were rejected;
+        /// the refresh is still outstanding and its outcome still counts.
+        overdue: bool,
+        /// The credential changed while this refresh was out (another tab
+        /// rotated, or the app logged in): the waiters were released already,
+        /// and a refusal of this now-stale refresh ends nothing.
+        superseded: bool,
+    },
+    /// Attempt `attempt` failed transiently; the next starts at `until`.
+    BackingOff {
+        attempt: u32,
+        until: Instant,
+    },
+    /// Attempt `attempt` got no answer; `probe` is on the wire to learn
+    /// whether the rotated credential landed anyway.
+    Probing {
+        probe: RequestId,
+        attempt: u32,
+        deadline: Instant,
+    },
+}
+
+/// The coordinator of one credential: one flight, many requests.
+#[derive(Debug)]
+pub struct Coordinator {
+    config: Config,
+    session: Session,
+    /// Moves forward by one on every known credential change, never back.
+    generation: Generation,
+    flight: Flight,
+    /// Every request between issue and settlement, in issue order.
+    requests: BTreeMap<RequestId, Tracked>,
+    /// The deadline of every request in [`Phase::Waiting`], and of no other.
+    deadlines: BTreeSet<(Instant, RequestId)>,
+    actions: VecDeque<Action>,
+    next_request: u64,
+    next_refresh: u64,
+    jitter: Jitter,
+}
+
+impl Coordinator {
+    /// A coordinator with an active session at generation zero. `seed` feeds
+    /// the backoff jitter.
+    pub fn new(config: Config, seed: u64) -> Self {
+        Self {
+            config,
+            session: Session::Active,
+            generation: Generation::default(),
+            flight: Flight::Idle,
+            requests: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            actions: VecDeque::new(),
+            next_request: 0,
+            next_refresh: 0,
+            jitter: Jitter::new(seed),
+        }
+    }
+
+    /// The app issued a request the coordinator is responsible for.
+    /// `replayable` tells whether its body can be sent more than once.
+    ///
+    /// It is sent at once, or held if a refresh is in flight: sending it with
+    /// the credential being replaced would only earn another 401.
+    pub fn issue(&mut self, now: Instant, replayable: bool) -> RequestId {
+        let id = RequestId::new(self.next_request);
+        self.next_request = self.next_request.saturating_add(1);
+        let phase = Phase::Sent {
+            generation: self.generation,
+            replay: false,
+        };
+        self.requests.insert(id, Tracked { replayable, phase });
+        if self.session == Session::Active && self.holds_requests() {
+            self.wait(id, now, None);
+        } else {
+            self.send(id, false);
+        }
+        id
+    }
+
+    /// A request sent by [`Action::Send`] or [`Action::Probe`] got `answer`.
+    /// Unknown ids (aborted or settled requests) are ignored.
+    pub fn on_answer(&mut self, now: Instant, id: RequestId, answer: Answer) {
+        let Some(tracked) = self.requests.get(&id) else {
+            return;
+        };
+        match tracked.phase {
+            // Nothing of a waiting request is on the wire.
+            Phase::Waiting { .. } => {}
+            Phase::Probing { deadline } => self.on_probe_answer(now, id, answer, deadline),
+            Phase::Sent { generation, replay } => match answer {
+                Answer::Other | Answer::Failed => self.settle(id, Action::Deliver { request: id }),
+                Answer::Unauthorized => {
+                    let replayable = tracked.replayable;
+                    self.on_unauthorized(now, id, generation, replay, replayable);
+                }
+            },
+        }
+    }
+
+    fn on_unauthorized(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        sent_with: Generation,
+        was_replay: bool,
+        replayable: bool,
+    ) {
+        if self.session == Session::Ended {
+            self.fail(id, Failure::SessionExpired);
+        } else if sent_with < self.generation {
+            // Sent before the credential changed: the 401 is stale, the
+            // current credential has not been tried. No refresh needed.
+            if !replayable {
+                self.fail(id, Failure::ReplayNotPossible);
+            } else if self.holds_requests() {
+                self.wait(id, now, Some(sent_with));
+            } else {
+                self.send(id, true);
+            }
+        } else if was_replay {
+            // The fresh credential was refused too. Refreshing again would
+            // loop; the caller gets the 401.
+            self.settle(id, Action::Deliver { request: id });
+        } else {
+            if self.flight == Flight::Idle {
+                self.start_refresh(now, 1);
+            }
+            if replayable {
+                self.wait(id, now, Some(sent_with));
+            } else {
+                self.fail(id, Failure::ReplayNotPossible);
+            }
+        }
+    }
+
+    fn on_probe_answer(&mut self, now: Instant, id: RequestId, answer: Answer, deadline: Instant) {
+        let attempt = match self.flight {
+            Flight::Probing { attempt, .. } => attempt,
+            // Not reachable: a probing request is always the flight's probe.
+            // Treat it as an inconclusive probe of a first attempt.
+            _ => 1,
+        };
+        match answer {
+            Answer::Other => {
+                // The rotated credential works: the answer was lost, the
+                // rotation was not.
+                self.settle(id, Action::Deliver { request: id });
+                self.succeed();
+            }
+            Answer::Unauthorized => {
+                // The credential did not change; the probe waits again.
+                self.flight = Flight::Idle;
+                self.set_waiting(id, Some(self.generation), deadline);
+                self.retry_or_give_up(now, attempt, Unavailability::Network, None);
+            }
+            Answer::Failed => {
+                // The caller gets its network error, as plain fetch would.
+                self.flight = Flight::Idle;
+                self.settle(id, Action::Deliver { request: id });
+                self.retry_or_give_up(now, attempt, Unavailability::Network, None);
+            }
+        }
+    }
+
+    /// The refresh started by [`Action::StartRefresh`] ended with `outcome`.
+    /// Outcomes of refreshes the coordinator no longer waits for are ignored.
+    pub fn on_refresh_outcome(
+        &mut self,
+        now: Instant,
+        refresh: RefreshId,
+        outcome: RefreshOutcome,
+    ) {
+        let Flight::Refreshing {
+            refresh: current,
+            superseded,
+            ..
+        } = self.flight
+        else {
+            return;
+        };
+        if current != refresh {
+            return;
+        }
+        // This attempt is over, whatever it says.
+        self.flight = Flight::Idle;
+        if superseded {
+            // The credential changed while this refresh was out and the
+            // waiters of then were released. A refusal here refused the
+            // replaced credential, so it ends nothing.
+            if outcome == RefreshOutcome::Rotated {
+                self.succeed();
+            } else {
+                self.after_superseded_refresh(now);
+            }
+            return;
+        }
+        match outcome {
+            RefreshOutcome::Rotated => self.succeed(),
+            RefreshOutcome::Refused => self.end_session(false),
+            RefreshOutcome::Unavailable {
+                status,
+                retry_after,
+            } => self.retry_or_give_up(
+                now,
+                refresh.attempt(),
+                Unavailability::Status(status),
+                retry_after,
+            ),
+            RefreshOutcome::Lost => self.after_lost_answer(now, refresh.attempt()),
+        }
+    }
+
+    /// Requests that got a 401 with the new credential while the superseded
+    /// refresh was still out need a refresh of their own; anything else
+    /// waiting can go now.
+    fn after_superseded_refresh(&mut self, now: Instant) {
+        let generation = self.generation;
+        let refused_now = self.requests.values().any(|tracked| {
+            matches!(tracked.phase, Phase::Waiting { sent_with: Some(g), .. } if g == generation)
+        });
+        if refused_now && self.session == Session::Active {
+            self.start_refresh(now, 1);
+        } else {
+            self.release_waiters();
+        }
+    }
+
+    /// Time is now `now`: fire whatever deadline has passed. Call it at
+    /// [`Coordinator::poll_timeout`], or whenever; early calls do nothing.
+    pub fn on_timeout(&mut self, now: Instant) {
+        while let Some(&(deadline, id)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.fail(id, Failure::RefreshUnavailable(Unavailability::Timeout));
+        }
+        match self.flight {
+            Flight::Refreshing {
+                refresh,
+                deadline,
+                overdue: false,
+                superseded,
+            } if deadline <= now => {
+                // Reject who waited this long, but keep the refresh: it may
+                // have rotated the token, and its late answer is still used.
+                self.flight = Flight::Refreshing {
+                    refresh,
+                    deadline,
+                    overdue: true,
+                    superseded,
+                };
+                self.fail_waiters(Failure::RefreshUnavailable(Unavailability::Timeout));
+            }
+            Flight::BackingOff { attempt, until } if until <= now => {
+                if self.deadlines.is_empty() {
+                    // Everyone gave up or left; the next 401 starts afresh.
+                    self.flight = Flight::Idle;
+                } else {
+                    self.start_refresh(now, attempt.saturating_add(1));
+                }
+            }
+            Flight::Probing {
+                probe,
+                attempt,
+                deadline,
+            } if deadline <= now => {
+                // The probe hangs. Let it finish as an ordinary request sent
+                // with the unchanged credential, and carry on retrying.
+                self.set_phase(
+                    probe,
+                    Phase::Sent {
+                        generation: self.generation,
+                        replay: false,
+                    },
+                );
+                self.flight = Flight::Idle;
+                self.retry_or_give_up(now, attempt, Unavailability::Timeout, None);
+            }
+            _ => {}
+        }
+    }
+
+    /// The caller of `id` aborted. The request leaves the queue; the host
+    /// rejects the caller with the abort reason. Returns whether the request
+    /// was still tracked. The refresh is never cancelled.
+    pub fn abort(&mut self, now: Instant, id: RequestId) -> bool {
+        let Some(tracked) = self.requests.remove(&id) else {
+            return false;
+        };
+        match tracked.phase {
+            Phase::Waiting { deadline, .. } => {
+                self.deadlines.remove(&(deadline, id));
+            }
+            Phase::Probing { .. } => {
+                if let Flight::Probing { attempt, .. } = self.flight {
+                    // The probe will never answer; ask another waiter.
+                    self.flight = Flight::Idle;
+                    self.after_lost_answer(now, attempt);
+                }
+            }
+            Phase::Sent { .. } => {}
+        }
+        true
+    }
+
+    /// The credential changed without this coordinator refreshing: the app
+    /// logged in again or stored new tokens, or another tab rotated the
+    /// shared cookie. Starts a new generation, revives an ended session and
+    /// releases every waiter to go with the new credential.
+    pub fn credential_changed(&mut self) {
+        self.generation = self.generation.next();
+        self.session = Session::Active;
+        match self.flight {
+            Flight::Idle => {}
+            Flight::Refreshing {
+                refresh,
+                deadline,
+                overdue,
+                ..
+            } => {
+                self.flight = Flight::Refreshing {
+                    refresh,
+                    deadline,
+                    overdue,
+                    superseded: true,
+                };
+            }
+            Flight::BackingOff { .. } => self.flight = Flight::Idle,
+            Flight::Probing { probe, .. } => {
+                // The probe went out with the old credential; a 401 to it is
+                // now stale and will be replayed.
+                let old = Generation::new(self.generation.get().saturating_sub(1));
+                self.set_phase(
+                    probe,
+                    Phase::Sent {
+                        generation: old,
+                        replay: false,
+                    },
+                );
+                self.flight = Flight::Idle;
+            }
+        }
+        // Even with a superseded refresh still out, the requests waiting
+        // now may go: the new credential is here.
+        self.release_waiters();
+    }
+
+    /// Another browsing context saw the session end. Ends it here too, once.
+    pub fn session_ended_elsewhere(&mut self) {
+        if self.session == Session::Active {
+            self.end_session(true);
+        }
+    }
+
+    /// The next thing for the host to do, oldest first.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Coordinator::on_timeout`] next has something to do, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let flight = match self.flight {
+            Flight::Refreshing {
+                deadline,
+                overdue: false,
+                ..
+            } => Some(deadline),
+            Flight::BackingOff { until, .. } => Some(until),
+            Flight::Probing { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        let waiter = self.deadlines.first().map(|&(deadline, _)| deadline);
+        match (flight, waiter) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The current credential generation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Whether the session is active.
+    pub fn session(&self) -> Session {
+        self.session
+    }
+
+    /// Whether a refresh is in flight (sent, backing off or probing), so new
+    /// requests wait.
+    pub fn is_refreshing(&self) -> bool {
+        self.flight != Flight::Idle
+    }
+
+    /// How many requests are waiting for the flight.
+    pub fn waiting(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// How many requests the coordinator tracks (on the wire or waiting).
+    pub fn tracked(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether requests must wait rather than go out: a refresh is about to
+    /// replace the credential. A superseded refresh holds nobody back, the
+    /// credential it would replace is already replaced.
+    fn holds_requests(&self) -> bool {
+        match self.flight {
+            Flight::Idle => false,
+            Flight::Refreshing { superseded, .. } => !superseded,
+            Flight::BackingOff { .. } | Flight::Probing { .. } => true,
+        }
+    }
+
+    fn start_refresh(&mut self, now: Instant, attempt: u32) {
+        let refresh = RefreshId::new(self.next_refresh, attempt);
+        self.next_refresh = self.next_refresh.saturating_add(1);
+        self.flight = Flight::Refreshing {
+            refresh,
+            deadline: now.after(self.config.refresh_timeout),
+            overdue: false,
+            superseded: false,
+        };
+        self.actions.push_back(Action::StartRefresh { refresh });
+        self.notify(Notice::RefreshStarted { attempt });
+    }
+
+    fn succeed(&mut self) {
+        self.generation = self.generation.next();
+        self.flight = Flight::Idle;
+        self.notify(Notice::RefreshSucceeded {
+            generation: self.generation,
+        });
+        self.release_waiters();
+    }
+
+    fn after_lost_answer(&mut self, now: Instant, attempt: u32) {
+        let probe = if self.config.probe_after_lost_answer {
+            self.waiting_ids().next()
+        } else {
+            None
+        };
+        match probe {
+            Some((id, deadline)) => {
+                self.set_phase(id, Phase::Probing { deadline });
+                self.flight = Flight::Probing {
+                    probe: id,
+                    attempt,
+                    deadline: now.after(self.config.refresh_timeout),
+                };
+                self.actions.push_back(Action::Probe { request: id });
+            }
+            None => self.retry_or_give_up(now, attempt, Unavailability::Network, None),
+        }
+    }
+
+    fn retry_or_give_up(
+        &mut self,
+        now: Instant,
+        attempt: u32,
+        cause: Unavailability,
+        retry_after: Option<Duration>,
+    ) {
+        if self.deadlines.is_empty() {
+            // Nobody waits: stop here, the next 401 starts a new flight.
+            self.flight = Flight::Idle;
+            self.notify(Notice::RefreshFailed {
+                cause,
+                retrying: false,
+            });
+        } else if attempt > self.config.max_retries {
+            self.give_up(cause);
+        } else if retry_after.is_some_and(|asked| asked > self.config.max_retry_after) {
+            self.give_up(Unavailability::RetryAfterTooLong);
+        } else {
+            let delay = retry_delay(
+                attempt,
+                self.config.backoff_base,
+                self.config.backoff_max,
+                self.jitter.unit(),
+                retry_after,
+            );
+            self.flight = Flight::BackingOff {
+                attempt,
+                until: now.after(delay),
+            };
+            self.notify(Notice::RefreshFailed {
+                cause,
+                retrying: true,
+            });
+        }
+    }
+
+    fn give_up(&mut self, cause: Unavailability) {
+        self.flight = Flight::Idle;
+        self.notify(Notice::RefreshFailed {
+            cause,
+            retrying: false,
+        });
+        self.fail_waiters(Failure::RefreshUnavailable(cause));
+    }
+
+    fn end_session(&mut self, remote: bool) {
+        self.session = Session::Ended;
+        match self.flight {
+            Flight::Probing { probe, .. } => {
+                // On the wire already: let its answer decide (a 401 now fails
+                // with SessionExpired through the ended session).
+                self.set_phase(
+                    probe,
+                    Phase::Sent {
+                        generation: self.generation,
+                        replay: true,
+                    },
+                );
+                self.flight = Flight::Idle;
+            }
+            Flight::Refreshing {
+                refresh,
+                deadline,
+                overdue,
+                ..
+            } => {
+                // Only another context can end the session while our refresh
+                // is out. Keep tracking it, so no second refresh starts (after
+                // a new login) while it may still rotate the token.
+                self.flight = Flight::Refreshing {
+                    refresh,
+                    deadline,
+                    overdue,
+                    superseded: true,
+                };
+            }
+            Flight::Idle | Flight::BackingOff { .. } => self.flight = Flight::Idle,
+        }
+        self.fail_waiters(Failure::SessionExpired);
+        self.notify(Notice::SessionExpired { remote });
+    }
+
+    /// Sends every waiting request, in issue order, with the current
+    /// credential.
+    fn release_waiters(&mut self) {
+        let waiting: Vec<(RequestId, Instant)> = self.waiting_ids().collect();
+        for (id, _) in waiting {
+            let Some(tracked) = self.requests.get(&id) else {
+                continue;
+            };
+            let sent_before = matches!(
+                tracked.phase,
+                Phase::Waiting {
+                    sent_with: Some(_),
+                    ..
+                }
+            );
+            if sent_before && !tracked.replayable {
+                self.fail(id, Failure::ReplayNotPossible);
+            } else {
+                self.send(id, sent_before);
+            }
+        }
+    }
+
+    fn fail_waiters(&mut self, failure: Failure) {
+        let waiting: Vec<(RequestId, Instant)> = self.waiting_ids().collect();
+        for (id, _) in waiting {
+            self.fail(id, failure);
+        }
+    }
+
+    /// Waiting requests with their deadlines, in issue order.
+    fn waiting_ids(&self) -> impl Iterator<Item = (RequestId, Instant)> + '_ {
+        self.requests
+            .iter()
+            .filter_map(|(&id, tracked)| match tracked.phase {
+                Phase::Waiting { deadline, .. } => Some((id, deadline)),
+                _ => None,
+            })
+    }
+
+    fn send(&mut self, id: RequestId, replay: bool) {
+        self.set_phase(
+            id,
+            Phase::Sent {
+                generation: self.generation,
+                replay,
+            },
+        );
+        self.actions.push_back(Action::Send {
+            request: id,
+            replay,
+        });
+        if replay {
+            self.notify(Notice::Replayed { request: id });
+        }
+    }
+
+    /// Holds `id` until the flight ends. `sent_with` is the generation of its
+    /// last send, `None` if it was never sent.
+    fn wait(&mut self, id: RequestId, now: Instant, sent_with: Option<Generation>) {
+        self.set_waiting(id, sent_with, now.after(self.config.waiter_timeout));
+    }
+
+    fn set_waiting(&mut self, id: RequestId, sent_with: Option<Generation>, deadline: Instant) {
+        self.set_phase(
+            id,
+            Phase::Waiting {
+                sent_with,
+                deadline,
+            },
+        );
+        self.deadlines.insert((deadline, id));
+    }
+
+    fn set_phase(&mut self, id: RequestId, phase: Phase) {
+        if let Some(tracked) = self.requests.get_mut(&id) {
+            if let Phase::Waiting { deadline, .. } = tracked.phase {
+                self.deadlines.remove(&(deadline, id));
+            }
+            tracked.phase = phase;
+        }
+    }
+
+    fn fail(&mut self, id: RequestId, failure: Failure) {
+        self.settle(
+            id,
+            Action::Fail {
+                request: id,
+                failure,
+            },
+        );
+    }
+
+    /// Forgets `id` and queues the action that settles its caller.
+    fn settle(&mut self, id: RequestId, action: Action) {
+        if let Some(tracked) = self.requests.remove(&id) {
+            if let Phase::Waiting { deadline, .. } = tracked.phase {
+                self.deadlines.remove(&(deadline, id));
+            }
+            self.actions.push_back(action);
+        }
+    }
+
+    fn notify(&mut self, notice: Notice) {
+        self.actions.push_back(Action::Notify(notice));
+    }
+}

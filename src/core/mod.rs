@@ -1,0 +1,26 @@
+//! The coordinator's pure core: the single-flight refresh state machine.
+//!
+//! No `wasm_bindgen`, `js_sys` or `web_sys` here, and no clock: time, answers
+//! and refresh outcomes are handed in, decisions come out as [`Action`]s. The
+//! web layer binds it to `fetch` and timers; the native tests drive it with a
+//! fake transport and a fake clock.
+
+mod action;
+mod backoff;
+mod config;
+mod coordinator;
+mod generation;
+mod outcome;
+mod policy;
+mod request;
+mod time;
+
+pub use action::{Action, Notice, RefreshId};
+pub use backoff::retry_after_seconds;
+pub use config::Config;
+pub use coordinator::{Coordinator, Session};
+pub use generation::Generation;
+pub use outcome::{Answer, Failure, RefreshOutcome, Unavailability};
+pub use policy::{split_origin, RequestPolicy, Route};
+pub use request::RequestId;
+pub use time::Instant;

@@ -1,0 +1,104 @@
+//! What a refresh, or a request, came back with, reduced to what the
+//! coordinator decides on.
+
+use core::time::Duration;
+
+/// The result of one refresh attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The server issued a new credential and this tab holds it (the cookie
+    /// jar took the rotated cookie, or the new tokens were stored).
+    Rotated,
+    /// The server refused the refresh credential: it is expired, blacklisted,
+    /// missing or invalid. The session is over.
+    Refused,
+    /// The server answered that it cannot refresh right now (5xx, 429, 408).
+    /// Nothing was rotated; trying again later is safe.
+    Unavailable {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// How long the server asked the client to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// No answer could be read (network error, connection cut, body cut off).
+    /// The server may have rotated the token and blacklisted the old one.
+    Lost,
+}
+
+impl RefreshOutcome {
+    /// Classifies a refresh answer by status alone.
+    ///
+    /// 2xx is a rotation. 401 and 403 are SimpleJWT's refusals (`token_not_valid`,
+    /// "Token is blacklisted", dj-rest-auth's "No valid refresh token found.").
+    /// 408, 429 and 5xx are transient. Any other 4xx means the request for a
+    /// refresh itself was rejected (SimpleJWT answers 400 when the refresh
+    /// token is missing), which no retry will change, so it ends the session
+    /// too. 1xx/3xx cannot reach a `fetch` caller except as opaque redirects,
+    /// which are treated as transient: nothing proves the session is over.
+    pub fn from_status(status: u16, retry_after: Option<Duration>) -> Self {
+        match status {
+            200..=299 => Self::Rotated,
+            408 | 429 | 500..=599 => Self::Unavailable {
+                status,
+                retry_after,
+            },
+            400..=499 => Self::Refused,
+            _ => Self::Unavailable {
+                status,
+                retry_after,
+            },
+        }
+    }
+}
+
+/// What came back for a request the coordinator sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// HTTP 401: the credential was not accepted.
+    Unauthorized,
+    /// Any other HTTP status, 403 included: 403 is a permission answer, not an
+    /// expiry, and refreshing would not change it.
+    Other,
+    /// No response (network error). The caller gets the error as `fetch`
+    /// would give it.
+    Failed,
+}
+
+impl Answer {
+    /// Classifies an HTTP status: only 401 asks for a refresh.
+    pub fn from_status(status: u16) -> Self {
+        if status == 401 {
+            Self::Unauthorized
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// Why the coordinator rejected a request instead of delivering an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The refresh was refused: the user must log in again.
+    SessionExpired,
+    /// Refreshing failed for now (retries used up, timed out, or asked to
+    /// wait too long); the session is kept.
+    RefreshUnavailable(Unavailability),
+    /// The request needs a replay but its body was a stream, already
+    /// consumed by the first send.
+    ReplayNotPossible,
+}
+
+/// Why a refresh is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unavailability {
+    /// The refresh, or the wait for it, took longer than allowed.
+    Timeout,
+    /// The refresh got no answer, every time it was tried.
+    Network,
+    /// The server kept answering with this status (5xx, 408, 429).
+    Status(u16),
+    /// The server asked to wait longer than `max_retry_after`.
+    RetryAfterTooLong,
+}

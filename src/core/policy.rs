@@ -1,0 +1,85 @@
+//! Which requests the coordinator takes care of, and where credentials may go.
+//!
+//! URLs arrive here already absolute and normalised (the web layer builds a
+//! `Request`, whose `url` is the serialised URL), so plain string work is
+//! exact: the origin is everything before the first `/` after `scheme://`.
+
+/// How the coordinator treats one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Credentials attached, 401s refreshed and replayed, queued behind a
+    /// refresh in flight.
+    Coordinated,
+    /// Sent as the app wrote it, with credentials (the URL is allowed) but
+    /// without refresh handling: excluded URLs (login, the refresh endpoint
+    /// itself) and requests that opted out.
+    Bypass { credentials: bool },
+}
+
+/// The allow-list of origins and the excluded URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestPolicy {
+    allowed_origins: Vec<String>,
+    excluded: Vec<String>,
+}
+
+impl RequestPolicy {
+    /// `allowed_origins` are serialised origins (`https://api.example.com`);
+    /// credentials go to these only. `excluded` are URL prefixes: one starting
+    /// with `/` matches the path of a URL on an allowed origin, any other
+    /// matches the start of the absolute URL.
+    pub fn new(allowed_origins: Vec<String>, excluded: Vec<String>) -> Self {
+        Self {
+            allowed_origins,
+            excluded,
+        }
+    }
+
+    /// Decides how to treat a request to `url`. `opted_out` is the app's
+    /// per-request opt-out.
+    pub fn route(&self, url: &str, opted_out: bool) -> Route {
+        let (origin, path) = split_origin(url);
+        let allowed = self.allowed_origins.iter().any(|o| o == origin);
+        if !allowed {
+            // A 401 from someone else's server says nothing about our session,
+            // and our credentials must not travel there.
+            return Route::Bypass { credentials: false };
+        }
+        let excluded = self.excluded.iter().any(|pattern| {
+            if pattern.starts_with('/') {
+                path.starts_with(pattern.as_str())
+            } else {
+                url.starts_with(pattern.as_str())
+            }
+        });
+        if opted_out || excluded {
+            Route::Bypass { credentials: true }
+        } else {
+            Route::Coordinated
+        }
+    }
+
+    /// Whether credentials may be sent to `url`.
+    pub fn allows(&self, url: &str) -> bool {
+        let (origin, _) = split_origin(url);
+        self.allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+/// Splits an absolute URL into its origin and the rest (path, query,
+/// fragment). A URL without `://` has no origin we could allow, so all of it
+/// is "path" and the origin is empty.
+pub fn split_origin(url: &str) -> (&str, &str) {
+    let Some(scheme_end) = url.find("://") else {
+        return ("", url);
+    };
+    let after_scheme = scheme_end + 3;
+    let authority_end = url
+        .get(after_scheme..)
+        .and_then(|rest| rest.find(['/', '?', '#']))
+        .map_or(url.len(), |i| after_scheme + i);
+    (
+        url.get(..authority_end).unwrap_or(url),
+        url.get(authority_end..).unwrap_or(""),
+    )
+}

@@ -1,0 +1,20 @@
+//! Native tests of the pure core, driven step by step with a fake transport
+//! and a fake clock. No sleeps: the test decides when every answer arrives.
+#![cfg(not(target_arch = "wasm32"))]
+// A test that panics is a test that fails; the no-panic rule is for code
+// reachable from JavaScript.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod harness;
+
+mod backoff;
+mod failures;
+mod flight;
+mod lost_answer;
+mod policy;
+mod properties;

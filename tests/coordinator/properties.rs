@@ -1,0 +1,233 @@
+//! Random interleavings of requests, answers, refresh outcomes, aborts,
+//! credential changes and clock ticks, checked against the invariants:
+//! at most one refresh outstanding, every request settled exactly once, no
+//! replay without a completed refresh, nothing left pending at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use refresh_coordinator::core::{
+    Action, Answer, Config, Coordinator, Generation, Instant, Notice, RefreshId, RefreshOutcome,
+    RequestId,
+};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Issue { replayable: bool },
+    Answer { pick: usize, answer: Answer },
+    RefreshEnds(RefreshOutcome),
+    Abort { pick: usize },
+    Tick { millis: u64 },
+    CredentialChanged,
+    SessionEndedElsewhere,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let answer = prop_oneof![
+        3 => Just(Answer::Unauthorized),
+        2 => Just(Answer::Other),
+        1 => Just(Answer::Failed),
+    ];
+    let outcome = prop_oneof![
+        4 => Just(RefreshOutcome::Rotated),
+        1 => Just(RefreshOutcome::Refused),
+        1 => Just(RefreshOutcome::Lost),
+        1 => (prop_oneof![Just(500u16), Just(503), Just(429)], proptest::option::of(0u64..40))
+            .prop_map(|(status, secs)| RefreshOutcome::Unavailable {
+                status,
+                retry_after: secs.map(Duration::from_secs),
+            }),
+    ];
+    prop_oneof![
+        // Most bodies can be replayed; streams are the minority.
+        6 => proptest::bool::weighted(0.9).prop_map(|replayable| Op::Issue { replayable }),
+        8 => (any::<usize>(), answer).prop_map(|(pick, answer)| Op::Answer { pick, answer }),
+        3 => outcome.prop_map(Op::RefreshEnds),
+        1 => any::<usize>().prop_map(|pick| Op::Abort { pick }),
+        3 => (0u64..15_000).prop_map(|millis| Op::Tick { millis }),
+        1 => Just(Op::CredentialChanged),
+        1 => Just(Op::SessionEndedElsewhere),
+    ]
+}
+
+struct Model {
+    core: Coordinator,
+    now: Instant,
+    on_wire: BTreeSet<RequestId>,
+    outstanding: Option<RefreshId>,
+    last_outcome: Option<RefreshOutcome>,
+    generation: Generation,
+    sent_at: BTreeMap<RequestId, Generation>,
+    issued: Vec<RequestId>,
+    settled: BTreeMap<RequestId, u32>,
+}
+
+impl Model {
+    fn new(probe: bool) -> Self {
+        let config = Config {
+            probe_after_lost_answer: probe,
+            max_retries: 2,
+            ..Config::default()
+        };
+        Self {
+            core: Coordinator::new(config, 42),
+            now: Instant::from_millis(0),
+            on_wire: BTreeSet::new(),
+            outstanding: None,
+            last_outcome: None,
+            generation: Generation::default(),
+            sent_at: BTreeMap::new(),
+            issued: Vec::new(),
+            settled: BTreeMap::new(),
+        }
+    }
+
+    fn settle(&mut self, id: RequestId) -> Result<(), TestCaseError> {
+        let count = self.settled.entry(id).or_default();
+        *count += 1;
+        prop_assert_eq!(*count, 1, "request {:?} settled twice", id);
+        self.on_wire.remove(&id);
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), TestCaseError> {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Send { request, replay } => {
+                    prop_assert!(!self.settled.contains_key(&request), "send after settle");
+                    if replay {
+                        let before = self.sent_at.get(&request).copied();
+                        prop_assert!(
+                            before.is_some_and(|g| g < self.generation),
+                            "replay of {:?} without a completed refresh",
+                            request
+                        );
+                    }
+                    self.sent_at.insert(request, self.generation);
+                    self.on_wire.insert(request);
+                }
+                Action::Probe { request } => {
+                    prop_assert_eq!(self.last_outcome, Some(RefreshOutcome::Lost));
+                    self.sent_at.insert(request, self.generation);
+                    self.on_wire.insert(request);
+                }
+                Action::Deliver { request } | Action::Fail { request, .. } => {
+                    self.settle(request)?
+                }
+                Action::StartRefresh { refresh } => {
+                    prop_assert!(
+                        self.outstanding.is_none(),
+                        "a second refresh while one is outstanding"
+                    );
+                    self.outstanding = Some(refresh);
+                }
+                Action::Notify(Notice::RefreshSucceeded { generation }) => {
+                    self.generation = generation;
+                }
+                Action::Notify(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, op: Op) -> Result<(), TestCaseError> {
+        match op {
+            Op::Issue { replayable } => {
+                let id = self.core.issue(self.now, replayable);
+                self.issued.push(id);
+            }
+            Op::Answer { pick, answer } => {
+                if self.on_wire.is_empty() {
+                    return Ok(());
+                }
+                let id = *self.on_wire.iter().nth(pick % self.on_wire.len()).unwrap();
+                self.on_wire.remove(&id);
+                self.core.on_answer(self.now, id, answer);
+            }
+            Op::RefreshEnds(outcome) => {
+                if let Some(refresh) = self.outstanding.take() {
+                    self.last_outcome = Some(outcome);
+                    self.core.on_refresh_outcome(self.now, refresh, outcome);
+                }
+            }
+            Op::Abort { pick } => {
+                let live: Vec<_> = self
+                    .issued
+                    .iter()
+                    .copied()
+                    .filter(|id| !self.settled.contains_key(id))
+                    .collect();
+                if live.is_empty() {
+                    return Ok(());
+                }
+                let id = live[pick % live.len()];
+                if self.core.abort(self.now, id) {
+                    self.settle(id)?;
+                }
+            }
+            Op::Tick { millis } => {
+                self.now = self.now.after(Duration::from_millis(millis));
+                self.core.on_timeout(self.now);
+            }
+            Op::CredentialChanged => {
+                self.core.credential_changed();
+                self.generation = self.core.generation();
+            }
+            Op::SessionEndedElsewhere => self.core.session_ended_elsewhere(),
+        }
+        self.drain()
+    }
+
+    /// Let the world answer everything kindly until nothing is pending.
+    fn quiesce(&mut self) -> Result<(), TestCaseError> {
+        for _ in 0..1_000 {
+            if !self.on_wire.is_empty() {
+                self.apply(Op::Answer {
+                    pick: 0,
+                    answer: Answer::Other,
+                })?;
+            } else if self.outstanding.is_some() {
+                self.apply(Op::RefreshEnds(RefreshOutcome::Rotated))?;
+            } else if let Some(at) = self.core.poll_timeout() {
+                self.now = self.now.max(at);
+                self.core.on_timeout(self.now);
+                self.drain()?;
+            } else {
+                break;
+            }
+        }
+        prop_assert_eq!(self.core.tracked(), 0, "requests left pending");
+        for id in &self.issued {
+            prop_assert_eq!(
+                self.settled.get(id).copied(),
+                Some(1),
+                "{:?} not settled once",
+                id
+            );
+        }
+        Ok(())
+    }
+}
+
+fn run(ops: Vec<Op>, probe: bool) -> Result<(), TestCaseError> {
+    let mut model = Model::new(probe);
+    for op in ops {
+        model.apply(op)?;
+    }
+    model.quiesce()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_in_cookie_mode(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, true)?;
+    }
+
+    #[test]
+    fn invariants_hold_in_bearer_mode(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops, false)?;
+    }
+}
