@@ -1,1 +1,85 @@
-fn main() {}
+//! `refresh-backend`: parses the command line, then either serves
+//! [`refresh_backend::app`] or runs a maintenance command.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use refresh_backend::{app, serve, Cli, Command, Settings};
+use tokio::net::TcpListener;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::FlushExpiredTokens) => flush_expired_tokens(&cli.settings),
+        None => run(cli.settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("refresh-backend: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: Settings) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let addr = settings.addr;
+        let config = settings.into_config()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        // Test harnesses read the port from this line.
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on http://{bound}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| e.to_string())?;
+        serve(listener, app(config), shutdown())
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn flush_expired_tokens(settings: &Settings) -> Result<(), String> {
+    let store = settings.open_store()?;
+    let report = refresh_backend::store::TokenStore::flush_expired(
+        &store,
+        refresh_backend::Clock::now(&refresh_backend::SystemClock),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut stdout = std::io::stdout();
+    writeln!(
+        stdout,
+        "deleted {} expired outstanding tokens and {} blacklisted tokens",
+        report.outstanding, report.blacklisted
+    )
+    .map_err(|e| e.to_string())
+}

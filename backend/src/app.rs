@@ -1,0 +1,137 @@
+//! `app(config) -> Router`: the routes, the state they share, and the
+//! layers every response goes through (CORS, `WWW-Authenticate` on 401s).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{from_fn_with_state, map_response_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::config::Config;
+use crate::cors::cors;
+use crate::error::ApiError;
+use crate::faults::Faults;
+use crate::jwt::TokenCodec;
+use crate::metrics::Metrics;
+use crate::routes::{body_mode, cookie_mode, data, metrics, only, test_hooks};
+use crate::static_files;
+
+/// What every handler shares: the config, the token codec built from its
+/// keys, the counters and the armed faults.
+#[derive(Debug)]
+pub struct AppState {
+    /// As passed to [`app`].
+    pub config: Config,
+    /// Signs and checks tokens with the configured keys and leeway.
+    pub codec: TokenCodec,
+    /// The counters behind `/metrics`.
+    pub metrics: Metrics,
+    /// The faults armed through `/api/_test/faults`.
+    pub faults: Faults,
+}
+
+/// The state as handlers hold it.
+pub type SharedState = Arc<AppState>;
+
+/// The whole backend as a router, for a socket or for `oneshot` tests.
+///
+/// The config is taken as given; [`Config::validate`] is the caller's to
+/// run (the command line does).
+pub fn app(config: Config) -> Router {
+    let codec = TokenCodec::new(config.keys.clone(), config.leeway);
+    let state = Arc::new(AppState {
+        config,
+        codec,
+        metrics: Metrics::default(),
+        faults: Faults::default(),
+    });
+    let post_only = "POST, OPTIONS";
+    let mut router = Router::new()
+        .route(
+            "/api/token/",
+            post(body_mode::obtain).fallback(only(post_only, "Token Obtain Pair")),
+        )
+        .route(
+            "/api/token/refresh/",
+            post(body_mode::refresh).fallback(only(post_only, "Token Refresh")),
+        )
+        .route(
+            "/api/token/verify/",
+            post(body_mode::verify).fallback(only(post_only, "Token Verify")),
+        )
+        .route(
+            "/api/token/blacklist/",
+            post(body_mode::blacklist).fallback(only(post_only, "Token Blacklist")),
+        )
+        .route(
+            "/api/auth/login/",
+            post(cookie_mode::login).fallback(only(post_only, "Login")),
+        )
+        .route(
+            "/api/auth/token/refresh/",
+            post(cookie_mode::refresh)
+                .fallback(only(post_only, "Refresh View With Cookie Support")),
+        )
+        .route(
+            "/api/auth/logout/",
+            post(cookie_mode::logout).fallback(only(post_only, "Logout")),
+        )
+        .route(
+            "/api/data/{n}/",
+            get(data::show)
+                .post(data::digest)
+                .fallback(only("GET, POST, HEAD, OPTIONS", "Data")),
+        )
+        .route(
+            "/metrics",
+            get(metrics::render).fallback(only("GET, HEAD, OPTIONS", "Metrics")),
+        );
+    if state.config.test_hooks {
+        router = router.route(
+            "/api/_test/faults",
+            get(test_hooks::show)
+                .post(test_hooks::arm)
+                .delete(test_hooks::clear)
+                .fallback(only("GET, POST, DELETE, OPTIONS", "Faults")),
+        );
+    }
+    router
+        .fallback(static_or_not_found)
+        .layer(map_response_with_state(state.clone(), www_authenticate))
+        .layer(from_fn_with_state(state.clone(), cors))
+        .with_state(state)
+}
+
+async fn static_or_not_found(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    if state.config.static_mounts.is_empty() {
+        return ApiError::NotFound.into_response();
+    }
+    static_files::serve(&state.config.static_mounts, &method, &uri).await
+}
+
+/// DRF sets `WWW-Authenticate` on every 401, with the first accepted scheme
+/// (`Bearer realm="api"` by default); here it is done once for all routes.
+async fn www_authenticate(State(state): State<SharedState>, mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED
+        && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        let scheme = state
+            .config
+            .auth_header_types
+            .first()
+            .map_or("Bearer", String::as_str);
+        if let Ok(value) = HeaderValue::from_str(&format!("{scheme} realm=\"api\"")) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,107 @@
+//! The `access` and `refresh` cookies of dj-rest-auth's cookie mode:
+//! `Set-Cookie` lines shaped as Django writes them, and `Cookie` parsing as
+//! Django's `parse_cookie` does it.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+
+use crate::clock::{http_date, Timestamp};
+
+/// dj-rest-auth's `JWT_AUTH_COOKIE`.
+pub const ACCESS_COOKIE: &str = "access";
+/// dj-rest-auth's `JWT_AUTH_REFRESH_COOKIE`.
+pub const REFRESH_COOKIE: &str = "refresh";
+
+/// A cookie holding `value` until `expires_at` (whole seconds), HttpOnly,
+/// SameSite=Lax, Path=/, and Secure when asked. Attributes come in the
+/// order Python's `SimpleCookie` sorts them.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    expires_at: i64,
+    now: Timestamp,
+    secure: bool,
+) -> Option<HeaderValue> {
+    let remaining_us = expires_at
+        .saturating_mul(1_000_000)
+        .saturating_sub(now.micros());
+    let max_age = remaining_us.div_euclid(1_000_000).max(0);
+    let secure = if secure { "; Secure" } else { "" };
+    let line = format!(
+        "{name}={value}; expires={}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=Lax{secure}",
+        http_date(now.secs().saturating_add(max_age))
+    );
+    HeaderValue::from_str(&line).ok()
+}
+
+/// The `Set-Cookie` that deletes a cookie, as Django's `delete_cookie`
+/// writes it, plus SameSite (and Secure when the cookies are Secure) so that
+/// browsers which insist on matching attributes still drop it.
+pub fn delete_cookie(name: &str, secure: bool) -> HeaderValue {
+    let line = format!(
+        "{name}=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&line).unwrap_or_else(|_| HeaderValue::from_static("invalid=\"\""))
+}
+
+/// Adds both deletions to `headers`.
+pub fn delete_auth_cookies(headers: &mut HeaderMap, secure: bool) {
+    headers.append(header::SET_COOKIE, delete_cookie(ACCESS_COOKIE, secure));
+    headers.append(header::SET_COOKIE, delete_cookie(REFRESH_COOKIE, secure));
+}
+
+/// The value of cookie `name`, the last one winning as in Django. Garbage
+/// chunks are skipped, never an error.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = None;
+    for line in headers.get_all(header::COOKIE) {
+        let line = String::from_utf8_lossy(line.as_bytes());
+        for chunk in line.split(';') {
+            let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
+            if key.trim() == name {
+                found = Some(unquote(value.trim()).to_owned());
+            }
+        }
+    }
+    found
+}
+
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_cookie_has_django_shape() {
+        let line = set_cookie(
+            "access",
+            "abc",
+            1300,
+            Timestamp::from_micros(1_000_500_000),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            line.to_str().unwrap(),
+            "access=abc; expires=Thu, 01 Jan 1970 00:21:39 GMT; HttpOnly; Max-Age=299; Path=/; SameSite=Lax; Secure"
+        );
+    }
+
+    #[test]
+    fn cookie_parsing_skips_garbage_and_last_wins() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("junk; refresh=one; ;=;x"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("refresh=\"two\""));
+        assert_eq!(read_cookie(&headers, "refresh").as_deref(), Some("two"));
+        assert_eq!(read_cookie(&headers, "access"), None);
+    }
+}

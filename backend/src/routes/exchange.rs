@@ -1,0 +1,186 @@
+//! One refresh request on either refresh endpoint, from the armed faults to
+//! the counted outcome. Body mode and cookie mode differ only in where the
+//! token comes from and how the answer is shaped ([`Mode`]).
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::request_data::fields;
+use crate::app::AppState;
+use crate::body::Presence;
+use crate::clock::{iso8601, Timestamp};
+use crate::cookies::{read_cookie, set_cookie, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::error::{json_response, ApiError};
+use crate::faults::{ConnectionKill, EarlyFault, LateFault, TruncatedBody};
+use crate::metrics::{InjectedFault, RefreshOutcome};
+use crate::session::{Refreshed, Refused};
+
+/// Which refresh endpoint is answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// SimpleJWT's `/api/token/refresh/`: token in and out in JSON.
+    Body,
+    /// dj-rest-auth's `/api/auth/token/refresh/`: token in and out in cookies.
+    Cookie,
+}
+
+/// dj-rest-auth's answer when there is no refresh token anywhere.
+pub const NO_REFRESH_TOKEN: &str = "No valid refresh token found.";
+
+/// Runs one refresh request. Every request that gets here is counted once
+/// in `refresh_requests_total`, injected faults included (as `injected_500`
+/// and `injected_429`; a lost or truncated response counts as the success
+/// it was, plus `injected_faults_total`).
+pub async fn exchange(
+    state: &AppState,
+    kill: Option<ConnectionKill>,
+    mode: Mode,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    if state.config.test_hooks {
+        if let Some(delay) = state.faults.delay() {
+            state.metrics.fault(InjectedFault::Delay);
+            tokio::time::sleep(delay).await;
+        }
+        match state.faults.take_early() {
+            Some(EarlyFault::ServerError) => {
+                state.metrics.fault(InjectedFault::ServerError);
+                state
+                    .metrics
+                    .refresh(RefreshOutcome::InjectedServerError, started.elapsed());
+                return ApiError::Server.into_response();
+            }
+            Some(EarlyFault::Throttle { retry_after }) => {
+                state.metrics.fault(InjectedFault::Throttle);
+                state
+                    .metrics
+                    .refresh(RefreshOutcome::InjectedThrottle, started.elapsed());
+                return ApiError::Throttled { retry_after }.into_response();
+            }
+            None => {}
+        }
+    }
+
+    let result = match presented_token(mode, &headers, body).await {
+        Ok(raw) => state.refresh(&raw).await,
+        Err(error) => Err(Refused::request(error)),
+    };
+    let refreshed = match result {
+        Ok(refreshed) => refreshed,
+        Err(refused) => {
+            state.metrics.refresh(refused.outcome, started.elapsed());
+            return refused.error.into_response();
+        }
+    };
+    let outcome = if refreshed.grace_reuse {
+        RefreshOutcome::GraceReuse
+    } else {
+        RefreshOutcome::Success
+    };
+    state.metrics.refresh(outcome, started.elapsed());
+    let response = answer(state, mode, &refreshed);
+
+    // The rotation is committed; a late fault decides whether the client
+    // ever learns of it. Only a real connection can be cut.
+    let Some(kill) = kill.filter(|_| state.config.test_hooks) else {
+        return response;
+    };
+    match state.faults.take_late() {
+        Some(LateFault::LostResponse) => {
+            state.metrics.fault(InjectedFault::LostResponse);
+            kill.fire();
+            // The accept loop drops this connection, and this future with it.
+            std::future::pending().await
+        }
+        Some(LateFault::TruncatedBody) => {
+            state.metrics.fault(InjectedFault::TruncatedBody);
+            truncate(response, kill).await
+        }
+        None => response,
+    }
+}
+
+/// The refresh token of the request.
+async fn presented_token(mode: Mode, headers: &HeaderMap, body: Body) -> Result<String, ApiError> {
+    let mut fields = fields(headers, body).await?;
+    match mode {
+        Mode::Body => {
+            let refresh = fields.char("refresh", Presence::Required, false);
+            fields.finish()?;
+            refresh.ok_or(ApiError::field("refresh", "This field is required."))
+        }
+        Mode::Cookie => {
+            // A non-empty `refresh` in the body wins over the cookie.
+            let from_body = fields.char("refresh", Presence::Optional, true);
+            fields.finish()?;
+            match from_body.filter(|t| !t.is_empty()) {
+                Some(token) => Ok(token),
+                None => read_cookie(headers, REFRESH_COOKIE)
+                    .ok_or(ApiError::TokenDetail(NO_REFRESH_TOKEN)),
+            }
+        }
+    }
+}
+
+/// The 200 of a refresh: SimpleJWT's body, or dj-rest-auth's cookies with
+/// `access_expiration`.
+fn answer(state: &AppState, mode: Mode, refreshed: &Refreshed) -> Response {
+    match mode {
+        Mode::Body => {
+            let body = match &refreshed.refresh {
+                Some(refresh) => {
+                    json!({"access": refreshed.access.token, "refresh": refresh.token})
+                }
+                None => json!({"access": refreshed.access.token}),
+            };
+            json_response(StatusCode::OK, &body)
+        }
+        Mode::Cookie => {
+            let now = state.config.clock.now();
+            let secure = state.config.secure_cookies;
+            let body = json!({
+                "access": "",
+                "access_expiration": iso8601(Timestamp::from_secs(refreshed.access.expires_at)),
+            });
+            let mut response = json_response(StatusCode::OK, &body);
+            let headers = response.headers_mut();
+            let access = &refreshed.access;
+            if let Some(line) =
+                set_cookie(ACCESS_COOKIE, &access.token, access.expires_at, now, secure)
+            {
+                headers.append(header::SET_COOKIE, line);
+            }
+            if let Some(refresh) = &refreshed.refresh {
+                if let Some(line) = set_cookie(
+                    REFRESH_COOKIE,
+                    &refresh.token,
+                    refresh.expires_at,
+                    now,
+                    secure,
+                ) {
+                    headers.append(header::SET_COOKIE, line);
+                }
+            }
+            response
+        }
+    }
+}
+
+/// The same response with a body that stops halfway and cuts the connection.
+async fn truncate(response: Response, kill: ConnectionKill) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let full: Bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+    Response::from_parts(parts, Body::new(TruncatedBody::new(full, kill)))
+}

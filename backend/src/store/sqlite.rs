@@ -1,0 +1,443 @@
+//! [`TokenStore`] on SQLite: a file (WAL, so `flush-expired-tokens` can run
+//! beside a live server) or `:memory:`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    FlushReport, OutstandingToken, Rotation, RotationOutcome, StoreCounts, StoreError, TokenStore,
+    User,
+};
+use crate::clock::Timestamp;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL UNIQUE,
+    password TEXT NOT NULL,
+    email TEXT NOT NULL DEFAULT '',
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    is_active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS outstanding_tokens (
+    id INTEGER PRIMARY KEY,
+    jti TEXT NOT NULL UNIQUE,
+    user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    family TEXT NOT NULL,
+    token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outstanding_tokens_family ON outstanding_tokens(family);
+CREATE INDEX IF NOT EXISTS outstanding_tokens_expires_at ON outstanding_tokens(expires_at);
+CREATE TABLE IF NOT EXISTS blacklisted_tokens (
+    id INTEGER PRIMARY KEY,
+    token_id INTEGER NOT NULL UNIQUE REFERENCES outstanding_tokens(id) ON DELETE CASCADE,
+    blacklisted_at_us INTEGER NOT NULL,
+    successor_jti TEXT
+);
+";
+
+/// SQLite behind one connection and a mutex.
+///
+/// SQLite has one writer at a time anyway; one connection keeps every
+/// statement cached and makes [`TokenStore::rotate`]'s transaction the only
+/// thing between two refreshes of one token.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`; `:memory:` gives a
+    /// private in-memory database.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or the schema cannot be created.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = if path.as_os_str() == ":memory:" {
+            Connection::open_in_memory()?
+        } else {
+            let conn = Connection::open(path)?;
+            // WAL lets the flush command and readers work beside the server;
+            // NORMAL syncs at checkpoints, not on every commit.
+            let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn
+        };
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// A private in-memory database.
+    ///
+    /// # Errors
+    /// When SQLite cannot allocate it.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::open(Path::new(":memory:"))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock can only come from a bug in this
+        // file; SQLite has already rolled back any open transaction, so the
+        // connection is still consistent and the store keeps serving.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+const USER_COLUMNS: &str = "id, uuid, username, password, email, first_name, last_name, is_active";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        pk: row.get(0)?,
+        uuid: row.get(1)?,
+        username: row.get(2)?,
+        password_hash: row.get(3)?,
+        email: row.get(4)?,
+        first_name: row.get(5)?,
+        last_name: row.get(6)?,
+        is_active: row.get(7)?,
+    })
+}
+
+fn user_where(
+    conn: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt.query_row([value], user_from_row).optional()?)
+}
+
+/// The outstanding row's id and family for `token`, inserting the row first
+/// when it is not there (SimpleJWT's `OutstandingToken.get_or_create`).
+fn ensure_outstanding(
+    conn: &Connection,
+    token: &OutstandingToken,
+) -> Result<(i64, String), StoreError> {
+    let mut select =
+        conn.prepare_cached("SELECT id, family FROM outstanding_tokens WHERE jti = ?1")?;
+    if let Some(found) = select
+        .query_row([&token.jti], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+    {
+        return Ok(found);
+    }
+    insert_outstanding(conn, token, &token.family)?;
+    Ok((conn.last_insert_rowid(), token.family.clone()))
+}
+
+fn insert_outstanding(
+    conn: &Connection,
+    token: &OutstandingToken,
+    family: &str,
+) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    insert.execute(params![
+        token.jti,
+        token.user_pk,
+        family,
+        token.token,
+        token.created_at,
+        token.expires_at
+    ])?;
+    Ok(())
+}
+
+impl TokenStore for SqliteStore {
+    fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
+        let conn = self.conn();
+        let uuid = crate::ids::new_uuid().map_err(|e| StoreError::Randomness(e.to_string()))?;
+        conn.execute(
+            "INSERT INTO users (uuid, username, password) VALUES (?1, ?2, ?3)
+             ON CONFLICT(username) DO UPDATE SET password = excluded.password",
+            params![uuid, username, password_hash],
+        )?;
+        user_where(&conn, "username", &username)?
+            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        user_where(&self.conn(), "username", &username)
+    }
+
+    fn user_by_pk(&self, pk: i64) -> Result<Option<User>, StoreError> {
+        user_where(&self.conn(), "id", &pk)
+    }
+
+    fn user_by_uuid(&self, uuid: &str) -> Result<Option<User>, StoreError> {
+        user_where(&self.conn(), "uuid", &uuid)
+    }
+
+    fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM users WHERE username = ?1", [username])?;
+        Ok(n > 0)
+    }
+
+    fn outstand(&self, token: &OutstandingToken) -> Result<(), StoreError> {
+        insert_outstanding(&self.conn(), token, &token.family)
+    }
+
+    fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT 1 FROM blacklisted_tokens b JOIN outstanding_tokens o ON o.id = b.token_id
+             WHERE o.jti = ?1",
+        )?;
+        Ok(stmt.exists([jti])?)
+    }
+
+    fn blacklist(&self, token: &OutstandingToken, now: Timestamp) -> Result<String, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (id, family) = ensure_outstanding(&tx, token)?;
+        tx.prepare_cached(
+            "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us) VALUES (?1, ?2)
+             ON CONFLICT(token_id) DO NOTHING",
+        )?
+        .execute(params![id, now.micros()])?;
+        tx.commit()?;
+        Ok(family)
+    }
+
+    fn rotate(&self, rotation: &Rotation<'_>) -> Result<RotationOutcome, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (id, family) = ensure_outstanding(&tx, rotation.presented)?;
+        let previous: Option<(i64, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((blacklisted_at_us, successor_jti)) = previous else {
+            tx.prepare_cached(
+                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, rotation.now.micros(), rotation.successor.jti])?;
+            insert_outstanding(&tx, rotation.successor, &family)?;
+            tx.commit()?;
+            return Ok(RotationOutcome::Rotated);
+        };
+
+        if let (Some(grace), Some(successor_jti)) = (rotation.grace, successor_jti.as_deref()) {
+            let window_end = Timestamp::from_micros(blacklisted_at_us).plus(grace);
+            if rotation.now <= window_end {
+                // The successor must still be the head of the chain: once it
+                // has been rotated (or logged out) the presented token is no
+                // longer the immediately previous one.
+                let current: Option<(String, i64)> = tx
+                    .prepare_cached(
+                        "SELECT o.token, o.expires_at FROM outstanding_tokens o
+                         WHERE o.jti = ?1
+                           AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
+                    )?
+                    .query_row([successor_jti], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((token, expires_at)) = current {
+                    tx.commit()?;
+                    return Ok(RotationOutcome::GraceReuse { token, expires_at });
+                }
+            }
+        }
+
+        if rotation.reuse_detection && successor_jti.is_some() {
+            let revoked = tx
+                .prepare_cached(
+                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us)
+                     SELECT o.id, ?2 FROM outstanding_tokens o
+                     WHERE o.family = ?1
+                       AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
+                )?
+                .execute(params![family, rotation.now.micros()])?;
+            tx.commit()?;
+            return Ok(RotationOutcome::ReuseDetected { revoked });
+        }
+        tx.commit()?;
+        Ok(RotationOutcome::Blacklisted)
+    }
+
+    fn flush_expired(&self, now: Timestamp) -> Result<FlushReport, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Blacklist rows first, explicitly, so no orphan is left even on a
+        // database opened without foreign key enforcement.
+        let blacklisted = tx.execute(
+            "DELETE FROM blacklisted_tokens WHERE token_id IN
+             (SELECT id FROM outstanding_tokens WHERE expires_at <= ?1)",
+            [now.secs()],
+        )?;
+        let outstanding = tx.execute(
+            "DELETE FROM outstanding_tokens WHERE expires_at <= ?1",
+            [now.secs()],
+        )?;
+        tx.commit()?;
+        Ok(FlushReport {
+            outstanding,
+            blacklisted,
+        })
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let conn = self.conn();
+        let count = |sql: &str| -> Result<usize, StoreError> {
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        };
+        Ok(StoreCounts {
+            outstanding: count("SELECT COUNT(*) FROM outstanding_tokens")?,
+            blacklisted: count("SELECT COUNT(*) FROM blacklisted_tokens")?,
+            orphans: count(
+                "SELECT COUNT(*) FROM blacklisted_tokens
+                 WHERE token_id NOT IN (SELECT id FROM outstanding_tokens)",
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(jti: &str, family: &str, expires_at: i64) -> OutstandingToken {
+        OutstandingToken {
+            jti: jti.to_owned(),
+            user_pk: None,
+            family: family.to_owned(),
+            token: format!("token-{jti}"),
+            created_at: 0,
+            expires_at,
+        }
+    }
+
+    fn rotation<'a>(
+        presented: &'a OutstandingToken,
+        successor: &'a OutstandingToken,
+        now: i64,
+        grace: Option<u64>,
+        reuse_detection: bool,
+    ) -> Rotation<'a> {
+        Rotation {
+            presented,
+            successor,
+            now: Timestamp::from_secs(now),
+            grace: grace.map(Duration::from_secs),
+            reuse_detection,
+        }
+    }
+
+    #[test]
+    fn users_get_distinct_v4_uuids_and_upsert_keeps_the_row() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = store.upsert_user("a", "h1").unwrap();
+        let b = store.upsert_user("b", "h2").unwrap();
+        assert_ne!(a.uuid, b.uuid);
+        assert_eq!(a.uuid.len(), 36);
+        assert_eq!(a.uuid.chars().nth(14), Some('4'));
+        let again = store.upsert_user("a", "h3").unwrap();
+        assert_eq!((again.pk, again.uuid.as_str()), (a.pk, a.uuid.as_str()));
+        assert_eq!(again.password_hash, "h3");
+        assert_eq!(store.user_by_uuid(&a.uuid).unwrap().unwrap().pk, a.pk);
+    }
+
+    #[test]
+    fn rotation_consumes_once_and_grace_returns_the_same_successor() {
+        let store = SqliteStore::in_memory().unwrap();
+        let t0 = token("t0", "t0", 100);
+        let t1 = token("t1", "ignored", 200);
+        let t1b = token("t1b", "ignored", 200);
+        store.outstand(&t0).unwrap();
+        assert_eq!(
+            store
+                .rotate(&rotation(&t0, &t1, 10, Some(5), false))
+                .unwrap(),
+            RotationOutcome::Rotated
+        );
+        assert_eq!(
+            store
+                .rotate(&rotation(&t0, &t1b, 14, Some(5), false))
+                .unwrap(),
+            RotationOutcome::GraceReuse {
+                token: "token-t1".into(),
+                expires_at: 200
+            }
+        );
+        assert_eq!(
+            store
+                .rotate(&rotation(&t0, &t1b, 16, Some(5), false))
+                .unwrap(),
+            RotationOutcome::Blacklisted
+        );
+        assert_eq!(store.counts().unwrap().outstanding, 2);
+    }
+
+    #[test]
+    fn reuse_outside_grace_revokes_the_whole_family() {
+        let store = SqliteStore::in_memory().unwrap();
+        let t0 = token("t0", "t0", 100);
+        let t1 = token("t1", "x", 200);
+        let t2 = token("t2", "x", 300);
+        store.outstand(&t0).unwrap();
+        store.rotate(&rotation(&t0, &t1, 10, None, true)).unwrap();
+        store.rotate(&rotation(&t1, &t2, 11, None, true)).unwrap();
+        let spare = token("t9", "x", 300);
+        assert_eq!(
+            store
+                .rotate(&rotation(&t0, &spare, 12, None, true))
+                .unwrap(),
+            RotationOutcome::ReuseDetected { revoked: 1 }
+        );
+        assert!(store.is_blacklisted("t2").unwrap());
+    }
+
+    #[test]
+    fn flush_removes_expired_tokens_and_their_blacklist_rows() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.outstand(&token("old", "old", 50)).unwrap();
+        store
+            .blacklist(&token("old", "old", 50), Timestamp::from_secs(1))
+            .unwrap();
+        store
+            .blacklist(
+                &token("never-outstanding", "n", 60),
+                Timestamp::from_secs(1),
+            )
+            .unwrap();
+        store.outstand(&token("live", "live", 500)).unwrap();
+        let report = store.flush_expired(Timestamp::from_secs(100)).unwrap();
+        assert_eq!(
+            report,
+            FlushReport {
+                outstanding: 2,
+                blacklisted: 2
+            }
+        );
+        assert_eq!(
+            store.counts().unwrap(),
+            StoreCounts {
+                outstanding: 1,
+                blacklisted: 0,
+                orphans: 0
+            }
+        );
+    }
+}
