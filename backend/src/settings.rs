@@ -190,11 +190,11 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_SECURE_COOKIES", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub secure_cookies: bool,
 
-    /// Consume a refresh token in one transaction: of concurrent refreshes of one token exactly one succeeds.
+    /// Consume a refresh token in one transaction: of concurrent refreshes of one token exactly one succeeds. Needs --rotate-refresh-tokens and --blacklist-after-rotation.
     #[arg(long, env = "REFRESH_BACKEND_ATOMIC_ROTATION", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub atomic_rotation: bool,
 
-    /// Within this time after a rotation, the previous refresh token gets the same successor again. Implies --atomic-rotation.
+    /// Within this time after a rotation, the immediately previous refresh token gets the same successor again. Implies --atomic-rotation.
     #[arg(long, env = "REFRESH_BACKEND_ROTATION_GRACE", value_name = "SECONDS", value_parser = parse_duration)]
     pub rotation_grace: Option<Duration>,
 
