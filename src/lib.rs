@@ -11,3 +11,4 @@
 //! `fetch`, timers and the JavaScript API (`createAuthFetch`).
 
 pub mod core;
+pub mod web;

@@ -10,10 +10,18 @@ pub enum Route {
     /// Credentials attached, 401s refreshed and replayed, queued behind a
     /// refresh in flight.
     Coordinated,
-    /// Sent as the app wrote it, with credentials (the URL is allowed) but
-    /// without refresh handling: excluded URLs (login, the refresh endpoint
-    /// itself) and requests that opted out.
-    Bypass { credentials: bool },
+    /// The app opted this request out of refresh handling: credentials are
+    /// attached, a 401 is returned as it is.
+    OptedOut,
+    /// An excluded URL (the login and refresh endpoints, and the app's own
+    /// exclusions): sent without refresh handling and without a bearer
+    /// header, which a login endpoint must not get stale; cookies still go,
+    /// so the browser stores the ones the answer sets.
+    Excluded,
+    /// Another origin, not on the allow-list: sent exactly as the app wrote
+    /// it. A 401 from someone else's server says nothing about our session,
+    /// and our credentials must not travel there.
+    Foreign,
 }
 
 /// The allow-list of origins and the excluded URLs.
@@ -39,11 +47,8 @@ impl RequestPolicy {
     /// per-request opt-out.
     pub fn route(&self, url: &str, opted_out: bool) -> Route {
         let (origin, path) = split_origin(url);
-        let allowed = self.allowed_origins.iter().any(|o| o == origin);
-        if !allowed {
-            // A 401 from someone else's server says nothing about our session,
-            // and our credentials must not travel there.
-            return Route::Bypass { credentials: false };
+        if !self.allowed_origins.iter().any(|o| o == origin) {
+            return Route::Foreign;
         }
         let excluded = self.excluded.iter().any(|pattern| {
             if pattern.starts_with('/') {
@@ -52,8 +57,10 @@ impl RequestPolicy {
                 url.starts_with(pattern.as_str())
             }
         });
-        if opted_out || excluded {
-            Route::Bypass { credentials: true }
+        if excluded {
+            Route::Excluded
+        } else if opted_out {
+            Route::OptedOut
         } else {
             Route::Coordinated
         }

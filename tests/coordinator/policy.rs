@@ -38,29 +38,26 @@ fn foreign_origins_get_no_credentials_and_no_refresh() {
         "https://api.example/x",
         "https://api.example:8443.evil/x",
     ] {
-        assert_eq!(
-            p.route(url, false),
-            Route::Bypass { credentials: false },
-            "{url}"
-        );
+        assert_eq!(p.route(url, false), Route::Foreign, "{url}");
+        assert_eq!(p.route(url, true), Route::Foreign, "{url}");
         assert!(!p.allows(url), "{url}");
     }
 }
 
 #[test]
-fn excluded_urls_and_opt_outs_bypass_the_refresh_but_keep_credentials() {
+fn excluded_urls_and_opt_outs_bypass_the_refresh() {
     let p = policy();
     assert_eq!(
         p.route("https://app.example/api/auth/login/", false),
-        Route::Bypass { credentials: true }
+        Route::Excluded
     );
     assert_eq!(
-        p.route("https://api.example:8443/public/list", false),
-        Route::Bypass { credentials: true }
+        p.route("https://api.example:8443/public/list", true),
+        Route::Excluded
     );
     assert_eq!(
         p.route("https://app.example/api/data/1/", true),
-        Route::Bypass { credentials: true }
+        Route::OptedOut
     );
     // A path pattern is matched against the path, not any substring.
     assert_eq!(

@@ -1,0 +1,77 @@
+//! Bindings to what the web layer uses of JavaScript: its own half in
+//! `bridge.js`, the monotonic clock, and the `Request` constructor.
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use web_sys::Request;
+
+use crate::core::Instant;
+
+#[wasm_bindgen(module = "/src/web/bridge.js")]
+extern "C" {
+    /// One caller's Promise, listed by the bridge until settled, so the
+    /// bridge can settle it even if the wasm side traps.
+    pub type Call;
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Call;
+    #[wasm_bindgen(method, getter)]
+    pub fn promise(this: &Call) -> Promise;
+    /// Resolves (`ok`) or rejects with `value`; later calls do nothing.
+    #[wasm_bindgen(method)]
+    pub fn settle(this: &Call, ok: bool, value: &JsValue);
+
+    /// Calls `k(ok, value)` once `promise` settles; a trap in `k` rejects
+    /// every live call.
+    #[wasm_bindgen(js_name = whenSettled)]
+    pub fn when_settled(promise: &JsValue, k: &JsValue);
+    /// `setTimeout(k, ms)` behind the same safety net.
+    pub fn schedule(ms: f64, k: &Function) -> JsValue;
+    pub fn cancel(handle: &JsValue);
+    /// Calls an app callback; its exception is reported, not propagated.
+    #[wasm_bindgen(js_name = callApp)]
+    pub fn call_app(callback: &Function, argument: &JsValue);
+    #[wasm_bindgen(js_name = isStream)]
+    pub fn is_stream(body: &JsValue) -> bool;
+    /// The error every call is rejected with after a fault, or null.
+    pub fn faulted() -> JsValue;
+    /// Reports an error the way an uncaught one from an event listener is.
+    pub fn report(error: &JsValue);
+    /// Cancels the body of a response nobody will read (a 401 being
+    /// replayed), freeing its connection.
+    pub fn discard(response: &JsValue);
+
+    #[wasm_bindgen(js_name = sessionExpired)]
+    pub fn session_expired_error(request: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = refreshUnavailable)]
+    pub fn refresh_unavailable_error(request: &Request, reason: &str, status: u16) -> JsValue;
+    #[wasm_bindgen(js_name = replayNotPossible)]
+    pub fn replay_not_possible_error(request: &Request) -> JsValue;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+
+    /// `new Request(input, init)` for any input `fetch` takes: a string, a
+    /// URL, or a Request. Throws what `fetch` would throw for bad input.
+    #[wasm_bindgen(js_name = Request)]
+    type AnyRequest;
+    #[wasm_bindgen(constructor, catch, js_class = "Request")]
+    fn new(input: &JsValue, init: &JsValue) -> Result<AnyRequest, JsValue>;
+}
+
+/// Builds a `Request` the way `fetch(input, init)` would.
+///
+/// # Errors
+/// The `TypeError` the platform throws for an invalid URL, method, body or
+/// init, which the caller gets as `fetch` would give it.
+pub fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
+    AnyRequest::new(input, init).map(JsCast::unchecked_into)
+}
+
+/// The monotonic clock, as the core's `Instant`.
+pub fn now() -> Instant {
+    // `performance.now()` is non-negative and far below 2^53 ms.
+    Instant::from_millis(performance_now() as u64)
+}

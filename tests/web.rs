@@ -1,0 +1,182 @@
+//! The coordinator in headless Chromium, through the real JS boundary: the
+//! scenarios in `web/scenarios.js` drive `AuthCoordinator` with the browser's
+//! own Request, Response, FormData, Blob and AbortController, and a scripted
+//! stand-in for `fetch` (`web/fake_server.js`). Run with
+//! `wasm-pack test --headless --chrome`.
+#![cfg(target_arch = "wasm32")]
+// A failed scenario fails its test by panicking.
+#![allow(clippy::panic)]
+
+use js_sys::{Function, Promise};
+use refresh_coordinator::web::AuthCoordinator;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/tests/web/scenarios.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = burst)]
+    fn burst(create: &Function, mode: &str, n: u32) -> Promise;
+    #[wasm_bindgen(js_name = lateUnauthorizedReplaysWithoutSecondRefresh)]
+    fn late_unauthorized_replays_without_second_refresh(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = requestsIssuedDuringRefreshWait)]
+    fn requests_issued_during_refresh_wait(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = refusedRefreshEndsTheSessionOnce)]
+    fn refused_refresh_ends_the_session_once(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = transientFailuresRetryThenSucceed)]
+    fn transient_failures_retry_then_succeed(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = retryAfterIsHonoured)]
+    fn retry_after_is_honoured(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = exhaustedRetriesRejectAndKeepTheSession)]
+    fn exhausted_retries_reject_and_keep_the_session(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = refreshTimeoutSettlesWaitersAndALateRotationIsUsed)]
+    fn refresh_timeout_settles_waiters_and_a_late_rotation_is_used(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = abortedWaitersLeaveTheQueue)]
+    fn aborted_waiters_leave_the_queue(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = abortedBeforeTheCallSendsNothing)]
+    fn aborted_before_the_call_sends_nothing(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = bodiesAreReplayedByteIdentical)]
+    fn bodies_are_replayed_byte_identical(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = streamBodyFailsWithReplayNotPossible)]
+    fn stream_body_fails_with_replay_not_possible(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = replayThatGets401IsReturnedNotRefreshed)]
+    fn replay_that_gets_401_is_returned_not_refreshed(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = forbiddenIsNotAnExpiry)]
+    fn forbidden_is_not_an_expiry(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = credentialsOnlyGoToAllowedOrigins)]
+    fn credentials_only_go_to_allowed_origins(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = allowedCrossOriginGetsCredentials)]
+    fn allowed_cross_origin_gets_credentials(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = excludedUrlsAndOptOutsAreNotRefreshed)]
+    fn excluded_urls_and_opt_outs_are_not_refreshed(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = refreshRequestIsKeepaliveAndShapedForSimpleJwt)]
+    fn refresh_request_is_keepalive_and_shaped_for_simplejwt(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = lostAnswerWhoseCookieLandedCarriesOn)]
+    fn lost_answer_whose_cookie_landed_carries_on(create: &Function) -> Promise;
+    #[wasm_bindgen(js_name = lostAnswerAgainstNoGraceServerEndsTheSessionCleanly)]
+    fn lost_answer_against_no_grace_server_ends_the_session_cleanly(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = optionsAreCheckedWhenCreated)]
+    fn options_are_checked_when_created(create: &Function) -> Promise;
+    #[wasm_bindgen(js_name = badInputRejectsLikeFetch)]
+    fn bad_input_rejects_like_fetch(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = networkErrorsReachTheCaller)]
+    fn network_errors_reach_the_caller(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = throwingAppCallbacksBreakNothing)]
+    fn throwing_app_callbacks_break_nothing(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = bearerTokensComeFromTheStoreAndRotate)]
+    fn bearer_tokens_come_from_the_store_and_rotate(create: &Function) -> Promise;
+    #[wasm_bindgen(js_name = cookieModeRejectsSetTokens)]
+    fn cookie_mode_rejects_set_tokens(create: &Function) -> Promise;
+}
+
+#[wasm_bindgen(module = "/tests/web/fake_server.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = selfCheck)]
+    fn fake_server_self_check() -> Promise;
+}
+
+/// `options => new AuthCoordinator(options)`, as the scenarios' factory.
+fn create() -> Function {
+    Closure::<dyn Fn(JsValue) -> Result<AuthCoordinator, JsValue>>::new(AuthCoordinator::new)
+        .into_js_value()
+        .unchecked_into()
+}
+
+async fn run(scenario: Promise) {
+    if let Err(error) = JsFuture::from(scenario).await {
+        let message = js_sys::Reflect::get(&error, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .unwrap_or_else(|| format!("{error:?}"));
+        panic!("{message}");
+    }
+}
+
+/// One test per scenario and mode.
+macro_rules! in_both_modes {
+    ($($scenario:ident),* $(,)?) => {
+        mod cookie {
+            use super::*;
+            $(#[wasm_bindgen_test] async fn $scenario() { run(super::$scenario(&create(), "cookie")).await })*
+        }
+        mod bearer {
+            use super::*;
+            $(#[wasm_bindgen_test] async fn $scenario() { run(super::$scenario(&create(), "bearer")).await })*
+        }
+    };
+}
+
+in_both_modes!(
+    late_unauthorized_replays_without_second_refresh,
+    requests_issued_during_refresh_wait,
+    refused_refresh_ends_the_session_once,
+    transient_failures_retry_then_succeed,
+    retry_after_is_honoured,
+    exhausted_retries_reject_and_keep_the_session,
+    refresh_timeout_settles_waiters_and_a_late_rotation_is_used,
+    aborted_waiters_leave_the_queue,
+    aborted_before_the_call_sends_nothing,
+    bodies_are_replayed_byte_identical,
+    stream_body_fails_with_replay_not_possible,
+    replay_that_gets_401_is_returned_not_refreshed,
+    forbidden_is_not_an_expiry,
+    credentials_only_go_to_allowed_origins,
+    allowed_cross_origin_gets_credentials,
+    excluded_urls_and_opt_outs_are_not_refreshed,
+    refresh_request_is_keepalive_and_shaped_for_simplejwt,
+    lost_answer_against_no_grace_server_ends_the_session_cleanly,
+    bad_input_rejects_like_fetch,
+    network_errors_reach_the_caller,
+    throwing_app_callbacks_break_nothing,
+);
+
+#[wasm_bindgen_test]
+async fn the_fake_server_behaves_like_simplejwt_with_rotation_and_blacklist() {
+    run(fake_server_self_check()).await;
+}
+
+#[wasm_bindgen_test]
+async fn burst_of_one_gives_one_refresh_in_cookie_mode() {
+    run(burst(&create(), "cookie", 1)).await;
+}
+
+#[wasm_bindgen_test]
+async fn burst_of_fifty_gives_one_refresh_in_cookie_mode() {
+    run(burst(&create(), "cookie", 50)).await;
+}
+
+#[wasm_bindgen_test]
+async fn burst_of_fifty_gives_one_refresh_in_bearer_mode() {
+    run(burst(&create(), "bearer", 50)).await;
+}
+
+#[wasm_bindgen_test]
+async fn lost_answer_whose_cookie_landed_carries_on_in_cookie_mode() {
+    run(lost_answer_whose_cookie_landed_carries_on(&create())).await;
+}
+
+#[wasm_bindgen_test]
+async fn options_are_checked_when_the_coordinator_is_created() {
+    run(options_are_checked_when_created(&create())).await;
+}
+
+#[wasm_bindgen_test]
+async fn bearer_tokens_come_from_the_app_store_and_rotate() {
+    run(bearer_tokens_come_from_the_store_and_rotate(&create())).await;
+}
+
+#[wasm_bindgen_test]
+async fn cookie_mode_explains_that_set_tokens_is_for_bearer_mode() {
+    run(cookie_mode_rejects_set_tokens(&create())).await;
+}

@@ -1,0 +1,534 @@
+// Browser scenarios for the coordinator, run by wasm-bindgen-test in headless
+// Chromium through the real JS boundary: `create(options)` is the exported
+// AuthCoordinator constructor, `fetch` is replaced by the FakeServer, and
+// every Request, Response, Headers, FormData, Blob and AbortController is the
+// browser's own. Each scenario throws on the first broken expectation.
+
+import {
+  BEARER_REFRESH,
+  COOKIE_REFRESH,
+  DATA,
+  FakeServer,
+  LOGIN,
+} from './fake_server.js';
+
+// The library's own copy of its JS half: wasm-bindgen serves test and
+// library snippets from one folder, so this is the very module whose classes
+// the coordinator throws.
+import * as errors from '../../src/web/bridge.js';
+
+const CLASSES = {
+  SESSION_EXPIRED: ['SessionExpiredError', errors.SessionExpiredError, errors.isSessionExpiredError],
+  REFRESH_UNAVAILABLE: ['RefreshUnavailableError', errors.RefreshUnavailableError, errors.isRefreshUnavailableError],
+  REPLAY_NOT_POSSIBLE: ['ReplayNotPossibleError', errors.ReplayNotPossibleError, errors.isReplayNotPossibleError],
+};
+
+/** `error` is the typed error for `code`, by class, name, code and guards. */
+function isError(error, code) {
+  const [name, Class, guard] = CLASSES[code];
+  return (
+    error instanceof Class &&
+    error instanceof errors.RefreshCoordinatorError &&
+    error.name === name &&
+    error.code === code &&
+    guard(error) &&
+    errors.isRefreshCoordinatorError(error)
+  );
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function same(actual, expected, message) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${message}: expected ${e}, got ${a}`);
+}
+
+/** Yields to the event loop until `condition()` holds; bounded. */
+async function until(condition, what) {
+  for (let i = 0; i < 2000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Every promise settles: the scenario fails instead of hanging if not. */
+async function settleAll(promises, what = 'every call to settle') {
+  let done = false;
+  const all = Promise.allSettled(promises).then((results) => {
+    done = true;
+    return results;
+  });
+  await until(() => done, what);
+  return all;
+}
+
+function setup(mode, extra = {}) {
+  const server = new FakeServer({ mode });
+  const events = [];
+  const expired = [];
+  const options = {
+    mode,
+    fetch: server.fetch,
+    retry: { baseDelay: 1, maxDelay: 4 },
+    onEvent: (event) => events.push(event),
+    onSessionExpired: (error) => expired.push(error),
+    ...extra,
+  };
+  return { server, events, expired, options };
+}
+
+function start(create, mode, extra) {
+  const s = setup(mode, extra);
+  const c = create(s.options);
+  if (mode === 'bearer') c.setTokens(s.server.tokens());
+  return { ...s, c };
+}
+
+const count = (events, type) => events.filter((e) => e.type === type).length;
+
+export async function burst(create, mode, n) {
+  const { server, events, c } = start(create, mode);
+  server.expireAccess();
+  const calls = Array.from({ length: n }, (_, i) => c.fetch(`${DATA}${i}/`));
+  await until(() => server.seen.length === n, 'every request to get its 401');
+  await server.refreshesArrived(1);
+  await until(() => c.state().waiting === n, 'every 401 to wait');
+  server.rotate();
+  const results = await settleAll(calls);
+  check(results.every((r) => r.status === 'fulfilled' && r.value.status === 200), 'all succeed');
+  same(server.refreshes.length, 1, 'refreshes');
+  same(count(events, 'replay'), n, 'replays');
+  const replays = server.seen.slice(n);
+  same(replays.map((r) => r.url), calls.map((_, i) => `${DATA}${i}/`), 'replayed in issue order');
+  check(replays.every((r) => r.credential === server.validAccess), 'replayed with the new credential');
+  same(c.state().pending, 0, 'nothing pending');
+}
+
+export async function lateUnauthorizedReplaysWithoutSecondRefresh(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  server.holdData = true;
+  const slow = c.fetch(`${DATA}slow/`);
+  await until(() => server.held.length === 1, 'the slow request to be on the wire');
+  server.holdData = false;
+  const fast = c.fetch(`${DATA}fast/`);
+  await server.refreshesArrived(1);
+  server.rotate();
+  same((await fast).status, 200, 'fast request');
+  // The slow request was sent with the old credential and answers only now.
+  server.releaseHeld();
+  same((await slow).status, 200, 'slow request, replayed');
+  same(server.refreshes.length, 1, 'refreshes');
+}
+
+export async function requestsIssuedDuringRefreshWait(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const first = c.fetch(`${DATA}1/`);
+  await server.refreshesArrived(1);
+  const later = [c.fetch(`${DATA}2/`), c.fetch(`${DATA}3/`)];
+  await until(() => c.state().waiting === 3, 'new requests to queue');
+  same(server.seen.length, 1, 'nothing sent with the stale credential');
+  server.rotate();
+  const results = await settleAll([first, ...later]);
+  check(results.every((r) => r.value && r.value.status === 200), 'all succeed');
+  same(server.seen.length, 4, 'one 401, three sends with the new credential');
+}
+
+export async function refusedRefreshEndsTheSessionOnce(create, mode) {
+  const { server, events, expired, c } = start(create, mode);
+  server.expireAccess();
+  const calls = Array.from({ length: 5 }, (_, i) => c.fetch(`${DATA}${i}/`));
+  await server.refreshesArrived(1);
+  await until(() => c.state().waiting === 5, 'every 401 to wait');
+  server.refuse(401);
+  const results = await settleAll(calls);
+  for (const r of results) {
+    check(r.status === 'rejected', 'rejected');
+    check(isError(r.reason, 'SESSION_EXPIRED'), 'a SessionExpiredError');
+    check(r.reason.request instanceof Request, 'carries the request');
+  }
+  same(expired.length, 1, 'onSessionExpired calls');
+  check(isError(expired[0], 'SESSION_EXPIRED'), 'onSessionExpired gets the error');
+  same(count(events, 'session-expired'), 1, 'session-expired events');
+  same(c.state().session, 'ended', 'session state');
+
+  // Later 401s start no refresh.
+  const later = await settleAll([c.fetch(`${DATA}later/`)]);
+  check(isError(later[0].reason, 'SESSION_EXPIRED'), 'later 401 is a SessionExpiredError');
+  same(server.refreshes.length, 1, 'no refresh after the end');
+  same(expired.length, 1, 'still told once');
+
+  // A new login revives it.
+  if (mode === 'cookie') {
+    same((await c.fetch(LOGIN, { method: 'POST', body: '{}' })).status, 200, 'login');
+  } else {
+    c.setTokens(server.login()); // the app logged in with its own request
+  }
+  same(c.state().session, 'active', 'session after login');
+  same((await c.fetch(`${DATA}fresh/`)).status, 200, 'works after login');
+}
+
+export async function transientFailuresRetryThenSucceed(create, mode) {
+  const { server, events, c } = start(create, mode);
+  server.expireAccess();
+  const call = c.fetch(`${DATA}1/`);
+  (await server.refreshesArrived(1), server.refuse(500));
+  (await server.refreshesArrived(2), server.refuse(503));
+  (await server.refreshesArrived(3), server.rotate());
+  same((await call).status, 200, 'the request succeeds');
+  same(server.refreshes.length, 3, 'one try and two retries');
+  same(
+    events.filter((e) => e.type === 'refresh-end').map((e) => [e.ok, e.retrying, e.status]),
+    [[false, true, 500], [false, true, 503], [true, undefined, undefined]],
+    'refresh-end events',
+  );
+  same(c.state().session, 'active', 'session kept');
+}
+
+export async function retryAfterIsHonoured(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const call = c.fetch(`${DATA}1/`);
+  await server.refreshesArrived(1);
+  const answeredAt = performance.now();
+  server.refuse(429, { 'Retry-After': '1' });
+  await server.refreshesArrived(2);
+  const waited = performance.now() - answeredAt;
+  // A lower bound only: the coordinator must not retry before it is allowed.
+  check(waited >= 950, `retried after ${waited} ms, before Retry-After: 1`);
+  server.rotate();
+  same((await call).status, 200, 'the request succeeds');
+}
+
+export async function exhaustedRetriesRejectAndKeepTheSession(create, mode) {
+  const { server, expired, c } = start(create, mode, {
+    retry: { limit: 1, baseDelay: 1, maxDelay: 2 },
+  });
+  server.expireAccess();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+  await until(() => c.state().waiting === 2, 'both to wait');
+  (await server.refreshesArrived(1), server.refuse(503));
+  (await server.refreshesArrived(2), server.refuse(503));
+  const results = await settleAll(calls);
+  for (const r of results) {
+    check(isError(r.reason, 'REFRESH_UNAVAILABLE'), 'a RefreshUnavailableError');
+    same([r.reason.code, r.reason.reason, r.reason.status], ['REFRESH_UNAVAILABLE', 'status', 503], 'details');
+    check(!(isError(r.reason, 'SESSION_EXPIRED')), 'not a session end');
+  }
+  same(expired.length, 0, 'no session end');
+  same(c.state().session, 'active', 'session kept');
+}
+
+export async function refreshTimeoutSettlesWaitersAndALateRotationIsUsed(create, mode) {
+  const { server, c } = start(create, mode, { refreshTimeout: 30 });
+  server.expireAccess();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+  await server.refreshesArrived(1);
+  const results = await settleAll(calls);
+  for (const r of results) {
+    check(isError(r.reason, 'REFRESH_UNAVAILABLE'), 'a RefreshUnavailableError');
+    same(r.reason.reason, 'timeout', 'reason');
+  }
+  const generation = c.state().generation;
+  server.rotate(); // the refresh was never cancelled, and it rotated
+  await until(() => c.state().generation > generation, 'the late rotation to be adopted');
+  same((await c.fetch(`${DATA}3/`)).status, 200, 'the next request uses it');
+  same(server.refreshes.length, 1, 'no second refresh');
+}
+
+export async function abortedWaitersLeaveTheQueue(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const controllers = Array.from({ length: 4 }, () => new AbortController());
+  const calls = controllers.map((ac, i) => c.fetch(`${DATA}${i}/`, { signal: ac.signal }));
+  await until(() => c.state().waiting === 4, 'all to wait');
+  controllers[0].abort();
+  controllers[2].abort();
+  const exchange = await server.refreshesArrived(1);
+  server.rotate();
+  const results = await settleAll(calls);
+  same(results.map((r) => r.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled'], 'outcomes');
+  same(results[0].reason.name, 'AbortError', 'abort reason');
+  check(exchange.request.signal.aborted === false, 'the refresh was not aborted');
+  same(server.seen.length, 4 + 2, 'only the others were replayed');
+}
+
+export async function abortedBeforeTheCallSendsNothing(create, mode) {
+  const { server, c } = start(create, mode);
+  const ac = new AbortController();
+  ac.abort();
+  const [r] = await settleAll([c.fetch(`${DATA}1/`, { signal: ac.signal })]);
+  same(r.reason && r.reason.name, 'AbortError', 'rejected like fetch');
+  same(server.seen.length, 0, 'nothing sent');
+}
+
+const bodies = () => {
+  const form = new FormData();
+  form.append('name', 'ada');
+  form.append('file', new Blob([new Uint8Array([0, 1, 2, 255])], { type: 'application/octet-stream' }), 'f.bin');
+  return {
+    json: JSON.stringify({ hello: 'wörld', n: [1, 2, 3] }),
+    form,
+    blob: new Blob(['blob ', 'body'], { type: 'text/plain' }),
+    buffer: new Uint8Array([9, 8, 7, 0, 255]).buffer,
+    typed: new Uint16Array([1, 2, 65535]),
+    params: new URLSearchParams({ a: '1', b: 'two words' }),
+  };
+};
+
+export async function bodiesAreReplayedByteIdentical(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const kinds = Object.entries(bodies());
+  const calls = kinds.map(([kind, body]) => c.fetch(`${DATA}${kind}/`, { method: 'POST', body }));
+  await until(() => c.state().waiting === kinds.length, 'all to wait');
+  await server.refreshesArrived(1);
+  server.rotate();
+  const results = await settleAll(calls);
+  check(results.every((r) => r.value && r.value.status === 200), 'all succeed');
+  for (const [kind] of kinds) {
+    const sends = server.seen.filter((r) => r.url === `${DATA}${kind}/`);
+    same(sends.length, 2, `${kind} sent twice`);
+    check(sends[0].body.length > 0, `${kind} has a body`);
+    same([...sends[1].body], [...sends[0].body], `${kind} replayed byte-identical`);
+    same(sends[1].contentType, sends[0].contentType, `${kind} keeps its content type`);
+  }
+}
+
+export async function streamBodyFailsWithReplayNotPossible(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('streamed'));
+      controller.close();
+    },
+  });
+  const [r] = await settleAll([c.fetch(`${DATA}stream/`, { method: 'POST', body: stream, duplex: 'half' })]);
+  check(isError(r.reason, 'REPLAY_NOT_POSSIBLE'), 'a ReplayNotPossibleError');
+  same(r.reason.code, 'REPLAY_NOT_POSSIBLE', 'code');
+  same(new TextDecoder().decode(server.seen[0].body), 'streamed', 'sent once, whole');
+  await server.refreshesArrived(1); // the session is still refreshed
+  server.rotate();
+}
+
+export async function replayThatGets401IsReturnedNotRefreshed(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const call = c.fetch(`${DATA}1/`);
+  await server.refreshesArrived(1);
+  server.rotate();
+  server.expireAccess(); // the new credential is refused too
+  const response = await call;
+  same(response.status, 401, 'the caller gets the 401');
+  same((await response.json()).code, 'token_not_valid', 'with its body');
+  same(server.refreshes.length, 1, 'no second refresh');
+}
+
+export async function forbiddenIsNotAnExpiry(create, mode) {
+  const { server, c } = start(create, mode);
+  same((await c.fetch(`${DATA}forbidden/`)).status, 403, 'delivered');
+  same(server.refreshes.length, 0, 'no refresh');
+}
+
+export async function credentialsOnlyGoToAllowedOrigins(create, mode) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const foreign = await c.fetch('https://elsewhere.example/api/data/1/');
+  same(foreign.status, 401, 'a foreign 401 is returned as it is');
+  const seen = server.seen[0];
+  same([seen.credentials, seen.authorization], ['same-origin', null], 'no credentials travel');
+  same(server.refreshes.length, 0, 'and starts no refresh');
+
+  const own = c.fetch(`${DATA}own/`);
+  await server.refreshesArrived(1);
+  server.rotate();
+  await own;
+  const mine = server.seen.filter((r) => r.url === `${DATA}own/`);
+  if (mode === 'cookie') check(mine.every((r) => r.credentials === 'include'), 'cookies included');
+  else same(mine[1].authorization, `Bearer ${server.validAccess}`, 'bearer header');
+}
+
+export async function allowedCrossOriginGetsCredentials(create, mode) {
+  const { server, c } = start(create, mode, {
+    allowedOrigins: [globalThis.location.origin, 'https://api.example'],
+  });
+  await c.fetch('https://api.example/api/data/1/');
+  const seen = server.seen[0];
+  if (mode === 'cookie') same(seen.credentials, 'include', 'cookies go');
+  else same(seen.authorization, `Bearer ${server.validAccess}`, 'the token goes');
+}
+
+export async function excludedUrlsAndOptOutsAreNotRefreshed(create, mode) {
+  const { server, c } = start(create, mode, { exclude: ['/api/data/public/'] });
+  server.expireAccess();
+  same((await c.fetch(`${DATA}public/1/`)).status, 401, 'excluded: 401 returned');
+  same((await c.fetch(`${DATA}1/`, { skipAuthRefresh: true })).status, 401, 'opted out: 401 returned');
+  same(server.refreshes.length, 0, 'no refresh');
+  if (mode === 'bearer') {
+    same(server.seen[0].authorization, null, 'excluded URLs get no bearer header');
+    same(server.seen[1].authorization, 'Bearer a1', 'opted-out requests keep it');
+  }
+}
+
+export async function refreshRequestIsKeepaliveAndShapedForSimpleJwt(create, mode) {
+  document.cookie = 'csrftoken=csrf-123; path=/';
+  const { server, c } = start(create, mode, { csrf: { header: 'X-CSRFToken', cookie: 'csrftoken' } });
+  server.expireAccess();
+  const call = c.fetch(`${DATA}1/`);
+  const exchange = await server.refreshesArrived(1);
+  const r = exchange.request;
+  same(r.method, 'POST', 'method');
+  same(exchange.keepalive, true, 'keepalive');
+  if (mode === 'cookie') {
+    same(r.url, COOKIE_REFRESH, 'dj-rest-auth refresh URL');
+    same(exchange.credentials, 'include', 'the refresh cookie goes');
+    same(r.headers.get('X-CSRFToken'), 'csrf-123', 'CSRF header');
+  } else {
+    same(r.url, BEARER_REFRESH, 'SimpleJWT refresh URL');
+    same(await r.clone().json(), { refresh: 'r1' }, 'SimpleJWT body');
+    same(r.headers.get('Content-Type'), 'application/json', 'JSON');
+  }
+  server.rotate();
+  await call;
+  document.cookie = 'csrftoken=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/';
+}
+
+export async function lostAnswerWhoseCookieLandedCarriesOn(create) {
+  const { server, expired, c } = start(create, 'cookie');
+  server.expireAccess();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+  await until(() => c.state().waiting === 2, 'both to wait');
+  await server.refreshesArrived(1);
+  server.loseAnswer({ cookieLands: true });
+  const results = await settleAll(calls);
+  check(results.every((r) => r.value && r.value.status === 200), 'all succeed');
+  same(server.refreshes.length, 1, 'no refresh with the blacklisted token');
+  same(expired.length, 0, 'no session end');
+}
+
+export async function lostAnswerAgainstNoGraceServerEndsTheSessionCleanly(create, mode) {
+  const { server, expired, c } = start(create, mode);
+  server.expireAccess();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+  await until(() => c.state().waiting === 2, 'both to wait');
+  await server.refreshesArrived(1);
+  server.loseAnswer({ cookieLands: false });
+  await server.refreshesArrived(2); // one retry, with the old token
+  server.rotate(); // which the server refuses: it was blacklisted
+  const results = await settleAll(calls);
+  check(results.every((r) => isError(r.reason, 'SESSION_EXPIRED')), 'all SessionExpiredError');
+  same(expired.length, 1, 'told once');
+  same(server.refreshes.length, 2, 'no retry storm');
+}
+
+export async function optionsAreCheckedWhenCreated(create) {
+  const cases = [
+    [{ mode: 'token' }, 'options.mode'],
+    [{ refreshTimeout: -1 }, 'options.refreshTimeout'],
+    [{ retry: { limit: 'three' } }, 'options.retry.limit'],
+    [{ allowedOrigins: 'https://a.example' }, 'options.allowedOrigins'],
+    [{ onSessionExpired: 'redirect' }, 'options.onSessionExpired'],
+    [{ mode: 'bearer', tokenStore: {} }, 'options.tokenStore'],
+    [7, 'options'],
+  ];
+  for (const [options, name] of cases) {
+    let thrown = null;
+    try {
+      create(options);
+    } catch (error) {
+      thrown = error;
+    }
+    check(thrown instanceof TypeError, `${JSON.stringify(options)} throws a TypeError`);
+    check(thrown.message.includes(name), `"${thrown.message}" names ${name}`);
+  }
+  create(undefined); // all defaults
+}
+
+export async function badInputRejectsLikeFetch(create, mode) {
+  const { server, c } = start(create, mode);
+  const results = await settleAll([
+    c.fetch('http://[not a url'),
+    c.fetch(`${DATA}1/`, { method: 'GET', body: 'x' }),
+    c.fetch(`${DATA}1/`, { method: 'bad method' }),
+  ]);
+  check(results.every((r) => r.reason instanceof TypeError), 'TypeErrors, as fetch gives');
+  same(server.seen.length, 0, 'nothing sent');
+}
+
+export async function networkErrorsReachTheCaller(create, mode) {
+  const { c } = start(create, mode, {
+    fetch: () => Promise.reject(new TypeError('Failed to fetch')),
+  });
+  const [r] = await settleAll([c.fetch(`${DATA}1/`)]);
+  check(r.reason instanceof TypeError && r.reason.message === 'Failed to fetch', 'the same error');
+  same(c.state().pending, 0, 'forgotten');
+}
+
+export async function throwingAppCallbacksBreakNothing(create, mode) {
+  const reported = [];
+  const onError = (event) => {
+    reported.push(event.error);
+    event.preventDefault();
+  };
+  globalThis.addEventListener('error', onError);
+  try {
+    const { server, c } = start(create, mode, {
+      onEvent: () => {
+        throw new Error('app bug');
+      },
+    });
+    server.expireAccess();
+    const call = c.fetch(`${DATA}1/`);
+    await server.refreshesArrived(1);
+    server.rotate();
+    same((await call).status, 200, 'the request still succeeds');
+    await until(() => reported.length > 0, 'the app error to be reported');
+    check(reported.every((e) => e.message === 'app bug'), 'reported, not swallowed');
+  } finally {
+    globalThis.removeEventListener('error', onError);
+  }
+}
+
+export async function bearerTokensComeFromTheStoreAndRotate(create) {
+  const stored = [];
+  let tokens = null;
+  const tokenStore = {
+    get: () => tokens,
+    set: (t) => {
+      tokens = t;
+      stored.push(t);
+    },
+  };
+  const { server, expired, c } = start(create, 'bearer', { tokenStore });
+  same(tokens, { access: 'a1', refresh: 'r1' }, 'setTokens went to the store');
+  server.expireAccess();
+  const call = c.fetch(`${DATA}1/`);
+  await server.refreshesArrived(1);
+  server.rotate();
+  await call;
+  same(tokens, { access: server.validAccess, refresh: server.validRefresh }, 'rotated tokens stored');
+  server.expireAccess();
+  const next = c.fetch(`${DATA}2/`);
+  await server.refreshesArrived(2);
+  server.refuse(401);
+  await settleAll([next]);
+  same(tokens, null, 'cleared when the session ends');
+  same(expired.length, 1, 'told once');
+}
+
+export async function cookieModeRejectsSetTokens(create) {
+  const c = create({ fetch: () => Promise.reject(new Error('unused')) });
+  let thrown = null;
+  try {
+    c.setTokens({ access: 'a', refresh: 'r' });
+  } catch (error) {
+    thrown = error;
+  }
+  check(thrown instanceof TypeError && thrown.message.includes('sessionStarted'), 'explains what to do');
+}
