@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 /// What `POST /api/_test/faults` arms. A POST replaces the whole plan;
 /// fields left out are zero.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultPlan {
     /// Every refresh waits this long first, until the plan is replaced or
@@ -39,6 +39,19 @@ pub struct FaultPlan {
     /// (cookies included) and half the body, then close the connection.
     #[serde(deserialize_with = "count")]
     pub truncated_body: u32,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            delay_ms: 0,
+            fail_500: 0,
+            fail_429: 0,
+            retry_after: 1,
+            lost_response: 0,
+            truncated_body: 0,
+        }
+    }
 }
 
 /// A count given as a number, or `true` for 1 and `false` for 0.

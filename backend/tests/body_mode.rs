@@ -1,6 +1,15 @@
 //! The wire contract of SimpleJWT's body-mode endpoints, case by case,
 //! comparing full JSON bodies, through `app(config).oneshot(..)`.
 
+// Test code: a failed unwrap or index is a failed test, which is what we want
+// (.clippy.toml allows these in #[test] fns but not in their helpers).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use axum::body::Body;
