@@ -10,5 +10,14 @@
 //! [`core`] is the state machine, pure and runtime-agnostic; `web` binds it to
 //! `fetch`, timers and the JavaScript API (`createAuthFetch`).
 
+// The shipped `.wasm` is built without `std` (`--no-default-features`):
+// std's panic machinery alone would be a large share of the download. Tests
+// and native builds use the default `std` feature.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 pub mod core;
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+mod runtime;
 pub mod web;

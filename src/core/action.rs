@@ -43,6 +43,11 @@ impl RefreshId {
         Self { number, attempt }
     }
 
+    /// Unique among the refreshes of one coordinator.
+    pub const fn number(self) -> u64 {
+        self.number
+    }
+
     /// Which attempt of its flight this is: 1 for the first, 2 for the first
     /// retry, and so on.
     pub const fn attempt(self) -> u32 {

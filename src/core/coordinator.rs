@@ -20,7 +20,8 @@
 //! 7. a 401 to a replay is returned, not refreshed again; bodies that cannot
 //!    be replayed fail instead of going out empty.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use core::time::Duration;
 
@@ -30,6 +31,7 @@ use super::config::Config;
 use super::generation::Generation;
 use super::outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 use super::request::{Phase, RequestId, Tracked};
+use super::slots::Slots;
 use super::time::Instant;
 
 /// Whether the user is logged in, as far as the coordinator knows.
@@ -84,9 +86,13 @@ pub struct Coordinator {
     generation: Generation,
     flight: Flight,
     /// Every request between issue and settlement, in issue order.
-    requests: BTreeMap<RequestId, Tracked>,
-    /// The deadline of every request in [`Phase::Waiting`], and of no other.
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    requests: Slots<Tracked>,
+    /// How many requests are in [`Phase::Waiting`].
+    waiting: usize,
+    /// Deadlines of waiting requests, earliest first. May hold stale
+    /// entries of requests that stopped waiting; an entry counts only while
+    /// its request still waits with that deadline.
+    deadlines: VecDeque<(Instant, RequestId)>,
     actions: VecDeque<Action>,
     next_request: u64,
     next_refresh: u64,
@@ -102,8 +108,9 @@ impl Coordinator {
             session: Session::Active,
             generation: Generation::default(),
             flight: Flight::Idle,
-            requests: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
+            requests: Slots::default(),
+            waiting: 0,
+            deadlines: VecDeque::new(),
             actions: VecDeque::new(),
             next_request: 0,
             next_refresh: 0,
@@ -135,7 +142,7 @@ impl Coordinator {
     /// A request sent by [`Action::Send`] or [`Action::Probe`] got `answer`.
     /// Unknown ids (aborted or settled requests) are ignored.
     pub fn on_answer(&mut self, now: Instant, id: RequestId, answer: Answer) {
-        let Some(tracked) = self.requests.get(&id) else {
+        let Some(tracked) = self.requests.get(id) else {
             return;
         };
         match tracked.phase {
@@ -270,7 +277,7 @@ impl Coordinator {
     /// waiting can go now.
     fn after_superseded_refresh(&mut self, now: Instant) {
         let generation = self.generation;
-        let refused_now = self.requests.values().any(|tracked| {
+        let refused_now = self.requests.iter().any(|(_, tracked)| {
             matches!(tracked.phase, Phase::Waiting { sent_with: Some(g), .. } if g == generation)
         });
         if refused_now && self.session == Session::Active {
@@ -283,7 +290,7 @@ impl Coordinator {
     /// Time is now `now`: fire whatever deadline has passed. Call it at
     /// [`Coordinator::poll_timeout`], or whenever; early calls do nothing.
     pub fn on_timeout(&mut self, now: Instant) {
-        while let Some(&(deadline, id)) = self.deadlines.first() {
+        while let Some((deadline, id)) = self.next_deadline() {
             if deadline > now {
                 break;
             }
@@ -307,7 +314,7 @@ impl Coordinator {
                 self.fail_waiters(Failure::RefreshUnavailable(Unavailability::Timeout));
             }
             Flight::BackingOff { attempt, until } if until <= now => {
-                if self.deadlines.is_empty() {
+                if self.waiting == 0 {
                     // Everyone gave up or left; the next 401 starts afresh.
                     self.flight = Flight::Idle;
                 } else {
@@ -339,13 +346,11 @@ impl Coordinator {
     /// rejects the caller with the abort reason. Returns whether the request
     /// was still tracked. The refresh is never cancelled.
     pub fn abort(&mut self, now: Instant, id: RequestId) -> bool {
-        let Some(tracked) = self.requests.remove(&id) else {
+        let Some(tracked) = self.requests.remove(id) else {
             return false;
         };
         match tracked.phase {
-            Phase::Waiting { deadline, .. } => {
-                self.deadlines.remove(&(deadline, id));
-            }
+            Phase::Waiting { .. } => self.stopped_waiting(),
             Phase::Probing { .. } => {
                 if let Flight::Probing { attempt, .. } = self.flight {
                     // The probe will never answer; ask another waiter.
@@ -424,7 +429,11 @@ impl Coordinator {
             Flight::Probing { deadline, .. } => Some(deadline),
             _ => None,
         };
-        let waiter = self.deadlines.first().map(|&(deadline, _)| deadline);
+        let waiter = self
+            .deadlines
+            .iter()
+            .find(|&&(deadline, id)| self.waits_until(id, deadline))
+            .map(|&(deadline, _)| deadline);
         match (flight, waiter) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -449,7 +458,7 @@ impl Coordinator {
 
     /// How many requests are waiting for the flight.
     pub fn waiting(&self) -> usize {
-        self.deadlines.len()
+        self.waiting
     }
 
     /// How many requests the coordinator tracks (on the wire or waiting).
@@ -517,7 +526,7 @@ impl Coordinator {
         cause: Unavailability,
         retry_after: Option<Duration>,
     ) {
-        if self.deadlines.is_empty() {
+        if self.waiting == 0 {
             // Nobody waits: stop here, the next 401 starts a new flight.
             self.flight = Flight::Idle;
             self.notify(Notice::RefreshFailed {
@@ -598,7 +607,7 @@ impl Coordinator {
     fn release_waiters(&mut self) {
         let waiting: Vec<(RequestId, Instant)> = self.waiting_ids().collect();
         for (id, _) in waiting {
-            let Some(tracked) = self.requests.get(&id) else {
+            let Some(tracked) = self.requests.get(id) else {
                 continue;
             };
             let sent_before = matches!(
@@ -627,7 +636,7 @@ impl Coordinator {
     fn waiting_ids(&self) -> impl Iterator<Item = (RequestId, Instant)> + '_ {
         self.requests
             .iter()
-            .filter_map(|(&id, tracked)| match tracked.phase {
+            .filter_map(|(id, tracked)| match tracked.phase {
                 Phase::Waiting { deadline, .. } => Some((id, deadline)),
                 _ => None,
             })
@@ -664,16 +673,48 @@ impl Coordinator {
                 deadline,
             },
         );
-        self.deadlines.insert((deadline, id));
+        self.waiting += 1;
+        // Deadlines mostly arrive in order; a probe that waits again keeps
+        // its earlier one.
+        let at = self.deadlines.partition_point(|&(d, _)| d <= deadline);
+        self.deadlines.insert(at, (deadline, id));
     }
 
     fn set_phase(&mut self, id: RequestId, phase: Phase) {
-        if let Some(tracked) = self.requests.get_mut(&id) {
-            if let Phase::Waiting { deadline, .. } = tracked.phase {
-                self.deadlines.remove(&(deadline, id));
-            }
+        if let Some(tracked) = self.requests.get_mut(id) {
+            let was_waiting = matches!(tracked.phase, Phase::Waiting { .. });
             tracked.phase = phase;
+            if was_waiting {
+                self.stopped_waiting();
+            }
         }
+    }
+
+    fn stopped_waiting(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+        if self.waiting == 0 {
+            // Every entry is stale now.
+            self.deadlines.clear();
+        }
+    }
+
+    /// Whether `id` is waiting with exactly this deadline.
+    fn waits_until(&self, id: RequestId, deadline: Instant) -> bool {
+        matches!(
+            self.requests.get(id),
+            Some(Tracked { phase: Phase::Waiting { deadline: d, .. }, .. }) if *d == deadline
+        )
+    }
+
+    /// The earliest deadline still in force, dropping stale entries before it.
+    fn next_deadline(&mut self) -> Option<(Instant, RequestId)> {
+        while let Some(&(deadline, id)) = self.deadlines.front() {
+            if self.waits_until(id, deadline) {
+                return Some((deadline, id));
+            }
+            self.deadlines.pop_front();
+        }
+        None
     }
 
     fn fail(&mut self, id: RequestId, failure: Failure) {
@@ -688,9 +729,9 @@ impl Coordinator {
 
     /// Forgets `id` and queues the action that settles its caller.
     fn settle(&mut self, id: RequestId, action: Action) {
-        if let Some(tracked) = self.requests.remove(&id) {
-            if let Phase::Waiting { deadline, .. } = tracked.phase {
-                self.deadlines.remove(&(deadline, id));
+        if let Some(tracked) = self.requests.remove(id) {
+            if let Phase::Waiting { .. } = tracked.phase {
+                self.stopped_waiting();
             }
             self.actions.push_back(action);
         }

@@ -13,6 +13,7 @@ mod generation;
 mod outcome;
 mod policy;
 mod request;
+mod slots;
 mod time;
 
 pub use action::{Action, Notice, RefreshId};
@@ -23,4 +24,5 @@ pub use generation::Generation;
 pub use outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 pub use policy::{split_origin, RequestPolicy, Route};
 pub use request::RequestId;
+pub(crate) use slots::Slots;
 pub use time::Instant;

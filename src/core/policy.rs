@@ -4,6 +4,9 @@
 //! `Request`, whose `url` is the serialised URL), so plain string work is
 //! exact: the origin is everything before the first `/` after `scheme://`.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// How the coordinator treats one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {

@@ -4,9 +4,8 @@
 // A Rust panic compiles to a trap that aborts the running wasm call. A caller
 // whose Promise only Rust could settle would then wait forever. So every
 // caller's Promise is created here and listed in `live` until settled, and
-// every continuation Rust schedules runs through `whenSettled` or `schedule`,
-// which catch a trap and reject everything still live with one
-// CoordinatorFaultError.
+// every continuation Rust schedules runs through a Host, which catches a
+// trap and rejects everything still live with one CoordinatorFaultError.
 
 const BRAND = Symbol.for('refresh-coordinator.error');
 
@@ -131,33 +130,75 @@ export function faulted() {
   return fault;
 }
 
-/** Calls `k(ok, value)` exactly once when `promise` settles. */
-export function whenSettled(promise, k) {
-  let p;
-  try {
-    p = Promise.resolve(promise);
-  } catch (error) {
-    p = Promise.reject(error);
+/**
+ * The JS side of one coordinator: every continuation (an answer, a refresh,
+ * a body read, the timer, an abort) comes back to Rust through one handler,
+ * `handler(kind, id, ok, value)`, behind the safety net. One handler instead
+ * of a closure per request keeps the wasm small and allocates nothing per
+ * continuation.
+ */
+export class Host {
+  constructor(handler) {
+    this.handler = handler;
+    this.timer = undefined;
+    /** Abort listeners by request id. */
+    this.listeners = new Map();
   }
-  p.then(
-    (value) => k(true, value),
-    (error) => k(false, error),
-  ).catch(failAll);
-}
 
-/** `setTimeout` whose callback cannot take the coordinator down silently. */
-export function schedule(ms, k) {
-  return setTimeout(() => {
+  /** Calls `handler(kind, id, ok, value)` once `promise` settles. */
+  watch(promise, kind, id) {
+    let p;
     try {
-      k();
+      p = Promise.resolve(promise);
+    } catch (error) {
+      p = Promise.reject(error);
+    }
+    p.then(
+      (value) => this.handler(kind, id, true, value),
+      (error) => this.handler(kind, id, false, error),
+    ).catch(failAll);
+  }
+
+  /** Settles `call` with whatever `promise` settles with. */
+  forward(promise, call) {
+    Promise.resolve(promise).then(
+      (value) => call.settle(true, value),
+      (error) => call.settle(false, error),
+    );
+  }
+
+  /** (Re)arms the one timer: `handler(kind, 0, true)` after `ms`. */
+  schedule(ms, kind) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.#run(kind, 0), ms);
+  }
+
+  cancel() {
+    clearTimeout(this.timer);
+  }
+
+  /** `handler(kind, id, true)` when `signal` aborts, until `unlisten(id)`. */
+  listen(signal, kind, id) {
+    const listener = () => this.#run(kind, id);
+    signal.addEventListener('abort', listener, { once: true });
+    this.listeners.set(id, [signal, listener]);
+  }
+
+  unlisten(id) {
+    const entry = this.listeners.get(id);
+    if (entry) {
+      this.listeners.delete(id);
+      entry[0].removeEventListener('abort', entry[1]);
+    }
+  }
+
+  #run(kind, id) {
+    try {
+      this.handler(kind, id, true, undefined);
     } catch (error) {
       failAll(error);
     }
-  }, ms);
-}
-
-export function cancel(handle) {
-  clearTimeout(handle);
+  }
 }
 
 /**

@@ -2,24 +2,44 @@
 //!
 //! Every entry from JavaScript (a call, an answer, a timer, an abort) feeds
 //! one event to the core and then [`drive`]s: drains the core's actions and
-//! carries them out. No `RefCell` borrow is held while JavaScript runs, so an
-//! app callback or a `fetch` stand-in may call back in synchronously.
+//! carries them out. Continuations come back through one handler,
+//! [`Shared::on_host`], which the JS `Host` calls with a kind and an id. No
+//! `RefCell` borrow is held while JavaScript runs, so an app callback or a
+//! `fetch` stand-in may call back in synchronously.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortSignal, Request, Response};
+use web_sys::{Request, Response};
 
 use super::events;
 use super::options::{field, type_error, Mode, Options};
 use super::outgoing::{self, Attach};
-use super::platform::{self, call_app, discard, now, when_settled, Call};
+use super::platform::{self, call_app, discard, now, Call, Host};
 use super::refresh;
 use super::tokens::Tokens;
-use crate::core::{Action, Answer, Coordinator, Notice, RefreshId, RequestId, Route, Session};
+use crate::core::{
+    Action, Answer, Coordinator, Failure, Notice, RefreshId, RefreshOutcome, RequestId, Route,
+    Session, Slots,
+};
+
+/// What a continuation reported to [`Shared::on_host`] is about.
+mod kind {
+    /// A coordinated request's send settled; the id is the request's.
+    pub const ANSWER: u32 = 0;
+    /// The refresh request settled; the id is the refresh's number.
+    pub const REFRESH: u32 = 1;
+    /// The refresh answer's body was read.
+    pub const REFRESH_BODY: u32 = 2;
+    /// A request to the login URL settled.
+    pub const LOGIN: u32 = 3;
+    /// The timer fired.
+    pub const TIMER: u32 = 4;
+    /// A waiting request's signal aborted; the id is the request's.
+    pub const ABORT: u32 = 5;
+}
 
 /// One coordinator: one credential, one refresh flight, any number of
 /// requests. `createAuthFetch` wraps it in a function with `fetch`'s
@@ -38,16 +58,19 @@ impl core::fmt::Debug for AuthCoordinator {
 struct Shared {
     options: Options,
     state: RefCell<State>,
-    /// Fires the core's timer. Holds a `Weak` so a dropped coordinator is
-    /// freed even with a timer armed.
-    on_timer: Closure<dyn FnMut()>,
+    host: Host,
+    /// The function behind `host`. Holds a `Weak`, so a dropped coordinator
+    /// is freed even with a timer armed.
+    _handler: Closure<dyn FnMut(u32, f64, bool, JsValue)>,
 }
 
 struct State {
     core: Coordinator,
-    pending: BTreeMap<RequestId, Pending>,
-    /// The armed timer's handle and the instant it was armed for.
-    timer: Option<(JsValue, crate::core::Instant)>,
+    pending: Slots<Pending>,
+    /// The instant the host's timer is armed for.
+    timer: Option<crate::core::Instant>,
+    /// The refresh on the wire, and the status of its answer once known.
+    refresh: Option<(RefreshId, u16)>,
 }
 
 /// A coordinated request, from the app's call to its settlement.
@@ -58,8 +81,6 @@ struct Pending {
     call: Call,
     /// What the last send produced: `(true, Response)` or `(false, error)`.
     last: Option<(bool, JsValue)>,
-    /// The abort listener on the request's signal, removed on settlement.
-    on_abort: Option<Closure<dyn FnMut()>>,
 }
 
 #[wasm_bindgen]
@@ -75,18 +96,22 @@ impl AuthCoordinator {
         let core = Coordinator::new(options.core.clone(), seed);
         let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
             let weak = weak.clone();
+            let handler =
+                Closure::<dyn FnMut(u32, f64, bool, JsValue)>::new(move |kind, id, ok, value| {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.on_host(kind, id, ok, value);
+                    }
+                });
             Shared {
                 options,
                 state: RefCell::new(State {
                     core,
-                    pending: BTreeMap::new(),
+                    pending: Slots::default(),
                     timer: None,
+                    refresh: None,
                 }),
-                on_timer: Closure::new(move || {
-                    if let Some(shared) = weak.upgrade() {
-                        on_timer(&shared);
-                    }
-                }),
+                host: Host::new(handler.as_ref().unchecked_ref()),
+                _handler: handler,
             }
         });
         Ok(Self { shared })
@@ -97,7 +122,7 @@ impl AuthCoordinator {
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
         let call = Call::new();
         let promise = call.promise();
-        start(&self.shared, &input, &init, call);
+        self.shared.start(&input, &init, call);
         promise
     }
 
@@ -135,7 +160,7 @@ impl AuthCoordinator {
     /// from `loginUrl` through the coordinator does this by itself.
     #[wasm_bindgen(js_name = sessionStarted)]
     pub fn session_started(&self) {
-        credential_changed(&self.shared);
+        self.shared.with_core(Coordinator::credential_changed);
     }
 
     /// A snapshot for debugging and tests: `{generation, session,
@@ -162,335 +187,327 @@ impl AuthCoordinator {
     }
 }
 
-/// The app's call: build the request as `fetch` would, route it, and hand
-/// coordinated ones to the core.
-fn start(shared: &Rc<Shared>, input: &JsValue, init: &JsValue, call: Call) {
-    let template = match platform::new_request(input, init) {
-        Ok(request) => request,
-        Err(error) => return call.settle(false, &error),
-    };
-    let opted_out = field(init, "skipAuthRefresh").as_bool() == Some(true);
-    let route = shared.options.policy.route(&template.url(), opted_out);
-    match route {
-        Route::Coordinated => {}
-        Route::OptedOut => return bypass(shared, &template, Attach::Credential, call),
-        Route::Excluded => return bypass(shared, &template, Attach::CookiesOnly, call),
-        Route::Foreign => return bypass(shared, &template, Attach::Nothing, call),
+impl Shared {
+    /// The app's call: build the request as `fetch` would, route it, and
+    /// hand coordinated ones to the core.
+    fn start(self: &Rc<Self>, input: &JsValue, init: &JsValue, call: Call) {
+        let template = match platform::new_request(input, init) {
+            Ok(request) => request,
+            Err(error) => return call.settle(false, &error),
+        };
+        let opted_out = field(init, "skipAuthRefresh").as_bool() == Some(true);
+        match self.options.policy.route(&template.url(), opted_out) {
+            Route::Coordinated => {}
+            Route::OptedOut => return self.bypass(&template, Attach::Credential, call),
+            Route::Excluded => return self.bypass(&template, Attach::CookiesOnly, call),
+            Route::Foreign => return self.bypass(&template, Attach::Nothing, call),
+        }
+        let signal = template.signal();
+        if signal.aborted() {
+            return call.settle(false, &signal.reason());
+        }
+        // A stream can be read once: sent once, never replayed.
+        let replayable = !platform::is_stream(&field(init, "body"));
+        let Ok(mut state) = self.state.try_borrow_mut() else {
+            return call.settle(false, &platform::faulted());
+        };
+        let id = state.core.issue(now(), replayable);
+        state.pending.insert(
+            id,
+            Pending {
+                template,
+                replayable,
+                call,
+                last: None,
+            },
+        );
+        drop(state);
+        self.host.listen(&signal, kind::ABORT, id.get() as f64);
+        self.drive();
     }
-    let signal = template.signal();
-    if signal.aborted() {
-        return call.settle(false, &signal.reason());
-    }
-    // A stream can be read once: sent once, never replayed.
-    let replayable = !platform::is_stream(&field(init, "body"));
-    let Ok(mut state) = shared.state.try_borrow_mut() else {
-        return call.settle(false, &platform::faulted());
-    };
-    let id = state.core.issue(now(), replayable);
-    let on_abort = watch_abort(shared, id, &signal);
-    state.pending.insert(
-        id,
-        Pending {
-            template,
-            replayable,
-            call,
-            last: None,
-            on_abort,
-        },
-    );
-    drop(state);
-    drive(shared);
-}
 
-/// Requests the core does not coordinate go straight out.
-fn bypass(shared: &Rc<Shared>, template: &Request, attach: Attach, call: Call) {
-    let request = match outgoing::prepare(template, &shared.options.mode, attach, false) {
-        Ok(request) => request,
-        Err(error) => return call.settle(false, &error),
-    };
-    let is_login = matches!(shared.options.mode, Mode::Cookie)
-        && attach == Attach::CookiesOnly
-        && template.url().split(['?', '#']).next() == Some(shared.options.login_url.as_str());
-    let weak = Rc::downgrade(shared);
-    let settled = move |ok: bool, value: JsValue| {
-        if is_login && ok && value.dyn_ref::<Response>().is_some_and(Response::ok) {
+    /// Requests the core does not coordinate go straight out.
+    fn bypass(&self, template: &Request, attach: Attach, call: Call) {
+        let request = match outgoing::prepare(template, &self.options.mode, attach, false) {
+            Ok(request) => request,
+            Err(error) => return call.settle(false, &error),
+        };
+        let sent = self.send(&request);
+        let is_login = matches!(self.options.mode, Mode::Cookie)
+            && attach == Attach::CookiesOnly
+            && template.url().split(['?', '#']).next() == Some(self.options.login_url.as_str());
+        if is_login {
+            self.host.watch(&sent, kind::LOGIN, 0.0);
+        }
+        self.host.forward(&sent, &call);
+    }
+
+    /// Calls the configured `fetch`; a synchronous throw becomes a rejection.
+    fn send(&self, request: &Request) -> JsValue {
+        self.options
+            .fetch
+            .call1(&JsValue::UNDEFINED, request)
+            .unwrap_or_else(|error| Promise::reject(&error).into())
+    }
+
+    /// Every continuation lands here.
+    fn on_host(self: &Rc<Self>, kind: u32, id: f64, ok: bool, value: JsValue) {
+        // Ids cross to JS as numbers far below 2^53.
+        let request = RequestId::new(id as u64);
+        match kind {
+            kind::ANSWER => self.on_answer(request, ok, value),
+            kind::REFRESH => self.on_refresh_answer(id as u64, ok, value),
+            kind::REFRESH_BODY => self.on_refresh_body(id as u64, ok, value),
             // The server set fresh cookies: a new session.
-            if let Some(shared) = weak.upgrade() {
-                credential_changed(&shared);
+            kind::LOGIN if ok && value.dyn_ref::<Response>().is_some_and(Response::ok) => {
+                self.with_core(Coordinator::credential_changed);
             }
-        }
-        call.settle(ok, &value);
-    };
-    when_settled(
-        &send(&shared.options, &request),
-        &Closure::once_into_js(settled),
-    );
-}
-
-/// Calls the configured `fetch`; a synchronous throw becomes a rejection.
-fn send(options: &Options, request: &Request) -> JsValue {
-    options
-        .fetch
-        .call1(&JsValue::UNDEFINED, request)
-        .unwrap_or_else(|error| Promise::reject(&error).into())
-}
-
-fn watch_abort(
-    shared: &Rc<Shared>,
-    id: RequestId,
-    signal: &AbortSignal,
-) -> Option<Closure<dyn FnMut()>> {
-    let weak = Rc::downgrade(shared);
-    let listener = Closure::<dyn FnMut()>::new(move || {
-        if let Some(shared) = weak.upgrade() {
-            on_abort(&shared, id);
-        }
-    });
-    signal
-        .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref())
-        .ok()
-        .map(|()| listener)
-}
-
-/// The caller aborted: it leaves the queue, the refresh goes on.
-fn on_abort(shared: &Rc<Shared>, id: RequestId) {
-    let pending = {
-        let Ok(mut state) = shared.state.try_borrow_mut() else {
-            return;
-        };
-        if !state.core.abort(now(), id) {
-            return;
-        }
-        state.pending.remove(&id)
-    };
-    if let Some(pending) = pending {
-        let reason = pending.template.signal().reason();
-        finish(pending, false, &reason);
-    }
-    drive(shared);
-}
-
-/// Carries out the core's actions until it has none, then re-arms the timer.
-fn drive(shared: &Rc<Shared>) {
-    loop {
-        let action = match shared.state.try_borrow_mut() {
-            Ok(mut state) => state.core.poll_action(),
-            // Only a trap mid-call leaves the state borrowed; the bridge has
-            // settled every caller already.
-            Err(_) => return,
-        };
-        let Some(action) = action else { break };
-        match action {
-            Action::Send { request, .. } | Action::Probe { request } => {
-                send_pending(shared, request)
-            }
-            Action::Deliver { request } => settle(shared, request, None),
-            Action::Fail { request, failure } => {
-                settle(shared, request, Some(failure));
-            }
-            Action::StartRefresh { refresh } => start_refresh(shared, refresh),
-            Action::Notify(notice) => notify(shared, notice),
-        }
-    }
-    arm_timer(shared);
-}
-
-fn send_pending(shared: &Rc<Shared>, id: RequestId) {
-    let prepared = {
-        let Ok(mut state) = shared.state.try_borrow_mut() else {
-            return;
-        };
-        let Some(pending) = state.pending.get_mut(&id) else {
-            return;
-        };
-        if let Some((true, response)) = pending.last.take() {
-            // The 401 being replayed: nobody reads it.
-            discard(&response);
-        }
-        outgoing::prepare(
-            &pending.template,
-            &shared.options.mode,
-            Attach::Credential,
-            pending.replayable,
-        )
-    };
-    match prepared {
-        Ok(request) => {
-            let weak = Rc::downgrade(shared);
-            let answered = move |ok: bool, value: JsValue| {
-                if let Some(shared) = weak.upgrade() {
-                    on_answer(&shared, id, ok, value);
+            kind::TIMER => {
+                if let Ok(mut state) = self.state.try_borrow_mut() {
+                    state.timer = None;
+                    state.core.on_timeout(now());
                 }
+                self.drive();
+            }
+            kind::ABORT => self.on_abort(request),
+            _ => {}
+        }
+    }
+
+    /// Feeds one event to the core, then drives.
+    fn with_core(self: &Rc<Self>, event: impl FnOnce(&mut Coordinator)) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            event(&mut state.core);
+        }
+        self.drive();
+    }
+
+    /// Carries out the core's actions until it has none, then re-arms the
+    /// timer.
+    fn drive(self: &Rc<Self>) {
+        loop {
+            let action = match self.state.try_borrow_mut() {
+                Ok(mut state) => state.core.poll_action(),
+                // Only a trap mid-call leaves the state borrowed; the bridge
+                // has settled every caller already.
+                Err(_) => return,
             };
-            when_settled(
-                &send(&shared.options, &request),
-                &Closure::once_into_js(answered),
-            );
+            let Some(action) = action else { break };
+            match action {
+                Action::Send { request, .. } | Action::Probe { request } => {
+                    self.send_pending(request);
+                }
+                Action::Deliver { request } => self.settle(request, None),
+                Action::Fail { request, failure } => self.settle(request, Some(failure)),
+                Action::StartRefresh { refresh } => self.start_refresh(refresh),
+                Action::Notify(notice) => self.notify(notice),
+            }
         }
-        // The platform refused to copy the request: the caller gets why.
-        Err(error) => on_answer(shared, id, false, error),
+        self.arm_timer();
     }
-}
 
-fn on_answer(shared: &Rc<Shared>, id: RequestId, ok: bool, value: JsValue) {
-    let answer = match value.dyn_ref::<Response>() {
-        Some(response) if ok => Answer::from_status(response.status()),
-        _ if ok => Answer::Other,
-        _ => Answer::Failed,
-    };
-    {
-        let Ok(mut state) = shared.state.try_borrow_mut() else {
+    fn send_pending(self: &Rc<Self>, id: RequestId) {
+        let prepared = {
+            let Ok(mut state) = self.state.try_borrow_mut() else {
+                return;
+            };
+            let Some(pending) = state.pending.get_mut(id) else {
+                return;
+            };
+            if let Some((true, response)) = pending.last.take() {
+                // The 401 being replayed: nobody reads it.
+                discard(&response);
+            }
+            outgoing::prepare(
+                &pending.template,
+                &self.options.mode,
+                Attach::Credential,
+                pending.replayable,
+            )
+        };
+        match prepared {
+            Ok(request) => {
+                let sent = self.send(&request);
+                self.host.watch(&sent, kind::ANSWER, id.get() as f64);
+            }
+            // The platform refused to copy the request: the caller gets why.
+            Err(error) => self.on_answer(id, false, error),
+        }
+    }
+
+    fn on_answer(self: &Rc<Self>, id: RequestId, ok: bool, value: JsValue) {
+        let answer = match value.dyn_ref::<Response>() {
+            Some(response) if ok => Answer::from_status(response.status()),
+            _ if ok => Answer::Other,
+            _ => Answer::Failed,
+        };
+        {
+            let Ok(mut state) = self.state.try_borrow_mut() else {
+                return;
+            };
+            let Some(pending) = state.pending.get_mut(id) else {
+                // Aborted meanwhile; its caller has been settled.
+                return;
+            };
+            pending.last = Some((ok, value));
+            state.core.on_answer(now(), id, answer);
+        }
+        self.drive();
+    }
+
+    /// The caller aborted: it leaves the queue, the refresh goes on.
+    fn on_abort(self: &Rc<Self>, id: RequestId) {
+        let pending = {
+            let Ok(mut state) = self.state.try_borrow_mut() else {
+                return;
+            };
+            if !state.core.abort(now(), id) {
+                return;
+            }
+            state.pending.remove(id)
+        };
+        if let Some(pending) = pending {
+            let reason = pending.template.signal().reason();
+            self.finish(id, pending, false, &reason);
+        }
+        self.drive();
+    }
+
+    /// Settles a request the core has let go of.
+    fn settle(&self, id: RequestId, failure: Option<Failure>) {
+        let Some(pending) = self
+            .state
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut state| state.pending.remove(id))
+        else {
             return;
         };
-        let Some(pending) = state.pending.get_mut(&id) else {
-            // Aborted meanwhile; its caller has been settled.
-            return;
-        };
-        pending.last = Some((ok, value));
-        state.core.on_answer(now(), id, answer);
-    }
-    drive(shared);
-}
-
-/// Settles a request the core has let go of.
-fn settle(shared: &Rc<Shared>, id: RequestId, failure: Option<crate::core::Failure>) {
-    let Some(pending) = shared
-        .state
-        .try_borrow_mut()
-        .ok()
-        .and_then(|mut state| state.pending.remove(&id))
-    else {
-        return;
-    };
-    match failure {
-        Some(failure) => {
-            let error = events::error(failure, &pending.template);
-            finish(pending, false, &error);
-        }
-        None => {
-            let (ok, value) = pending.last.clone().unwrap_or_else(|| {
-                // The core delivers only answered requests.
+        let (ok, value) = match failure {
+            Some(failure) => (false, events::error(failure, &pending.template)),
+            // The core delivers only answered requests.
+            None => pending.last.clone().unwrap_or_else(|| {
                 (
                     false,
                     js_sys::Error::new("refresh-coordinator: no answer to deliver").into(),
                 )
-            });
-            finish(pending, ok, &value);
+            }),
+        };
+        self.finish(id, pending, ok, &value);
+    }
+
+    fn finish(&self, id: RequestId, pending: Pending, ok: bool, value: &JsValue) {
+        self.host.unlisten(id.get() as f64);
+        pending.call.settle(ok, value);
+    }
+
+    fn start_refresh(self: &Rc<Self>, refresh: RefreshId) {
+        let request = match refresh::request(&self.options.refresh, &self.options.mode) {
+            Ok(request) => request,
+            Err(outcome) => return self.refresh_ended(refresh, outcome),
+        };
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.refresh = Some((refresh, 0));
         }
+        let sent = self.send(&request);
+        self.host
+            .watch(&sent, kind::REFRESH, refresh.number() as f64);
     }
-}
 
-fn finish(pending: Pending, ok: bool, value: &JsValue) {
-    if let Some(listener) = &pending.on_abort {
-        let _ = pending
-            .template
-            .signal()
-            .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+    /// The refresh on the wire with this number, if it is the one.
+    fn outstanding(&self, number: u64) -> Option<(RefreshId, u16)> {
+        let state = self.state.try_borrow().ok()?;
+        state
+            .refresh
+            .filter(|(refresh, _)| refresh.number() == number)
     }
-    pending.call.settle(ok, value);
-}
 
-fn start_refresh(shared: &Rc<Shared>, refresh: RefreshId) {
-    let options = &shared.options;
-    let request = match refresh::request(&options.refresh, &options.mode) {
-        Ok(request) => request,
-        Err(outcome) => return refresh_ended(shared, refresh, outcome),
-    };
-    let weak = Rc::downgrade(shared);
-    let answered = move |ok: bool, value: JsValue| {
-        let Some(shared) = weak.upgrade() else { return };
+    fn on_refresh_answer(self: &Rc<Self>, number: u64, ok: bool, value: JsValue) {
+        let Some((refresh, _)) = self.outstanding(number) else {
+            return;
+        };
         let response = match value.dyn_into::<Response>() {
             Ok(response) if ok => response,
-            _ => return refresh_ended(&shared, refresh, crate::core::RefreshOutcome::Lost),
+            _ => return self.refresh_ended(refresh, RefreshOutcome::Lost),
         };
         let outcome = refresh::classify(&response, js_sys::Date::now());
-        if outcome != crate::core::RefreshOutcome::Rotated {
+        if outcome != RefreshOutcome::Rotated {
             discard(&response);
-            return refresh_ended(&shared, refresh, outcome);
+            return self.refresh_ended(refresh, outcome);
+        }
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.refresh = Some((refresh, response.status()));
         }
         // Read the whole body: in cookie mode a body cut off mid-way means
         // the rotated cookie may or may not have landed.
-        let status = response.status();
-        let weak = Rc::downgrade(&shared);
-        let body_read = move |ok: bool, text: JsValue| {
-            let Some(shared) = weak.upgrade() else { return };
-            let text = if ok { text.as_string() } else { None };
-            let outcome = refresh::rotated(&shared.options.mode, status, text);
-            refresh_ended(&shared, refresh, outcome);
-        };
         let text = response
             .text()
             .unwrap_or_else(|error| Promise::reject(&error));
-        when_settled(&text, &Closure::once_into_js(body_read));
-    };
-    when_settled(&send(options, &request), &Closure::once_into_js(answered));
-}
-
-fn refresh_ended(shared: &Rc<Shared>, refresh: RefreshId, outcome: crate::core::RefreshOutcome) {
-    if let Ok(mut state) = shared.state.try_borrow_mut() {
-        state.core.on_refresh_outcome(now(), refresh, outcome);
+        self.host.watch(&text, kind::REFRESH_BODY, number as f64);
     }
-    drive(shared);
-}
 
-fn credential_changed(shared: &Rc<Shared>) {
-    if let Ok(mut state) = shared.state.try_borrow_mut() {
-        state.core.credential_changed();
+    fn on_refresh_body(self: &Rc<Self>, number: u64, ok: bool, text: JsValue) {
+        let Some((refresh, status)) = self.outstanding(number) else {
+            return;
+        };
+        let text = if ok { text.as_string() } else { None };
+        let outcome = refresh::rotated(&self.options.mode, status, text);
+        self.refresh_ended(refresh, outcome);
     }
-    drive(shared);
-}
 
-fn notify(shared: &Rc<Shared>, notice: Notice) {
-    let options = &shared.options;
-    if let Notice::SessionExpired { remote } = notice {
-        if let Mode::Bearer { store, .. } = &options.mode {
-            store.set(None);
+    fn refresh_ended(self: &Rc<Self>, refresh: RefreshId, outcome: RefreshOutcome) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.refresh = None;
+            state.core.on_refresh_outcome(now(), refresh, outcome);
         }
-        if let (false, Some(callback)) = (remote, &options.on_session_expired) {
-            call_app(
-                callback,
-                &platform::session_expired_error(&JsValue::UNDEFINED),
-            );
+        self.drive();
+    }
+
+    fn notify(&self, notice: Notice) {
+        let options = &self.options;
+        if let Notice::SessionExpired { remote } = notice {
+            if let Mode::Bearer { store, .. } = &options.mode {
+                store.set(None);
+            }
+            if let (false, Some(callback)) = (remote, &options.on_session_expired) {
+                call_app(
+                    callback,
+                    &platform::session_expired_error(&JsValue::UNDEFINED),
+                );
+            }
+        }
+        let Some(callback) = &options.on_event else {
+            return;
+        };
+        let request = match notice {
+            Notice::Replayed { request } => self.state.try_borrow().ok().and_then(|state| {
+                state
+                    .pending
+                    .get(request)
+                    .map(|p| Clone::clone(&p.template))
+            }),
+            _ => None,
+        };
+        call_app(callback, &events::event(notice, request.as_ref()));
+    }
+
+    /// Keeps the host's one timer armed for the core's next deadline.
+    fn arm_timer(&self) {
+        let Ok(mut state) = self.state.try_borrow_mut() else {
+            return;
+        };
+        let wanted = state.core.poll_timeout();
+        if wanted == state.timer {
+            return;
+        }
+        state.timer = wanted;
+        drop(state);
+        match wanted {
+            Some(at) => {
+                let delay = now().until(at).as_millis() as f64;
+                self.host.schedule(delay, kind::TIMER);
+            }
+            None => self.host.cancel(),
         }
     }
-    let Some(callback) = &options.on_event else {
-        return;
-    };
-    let request = match notice {
-        Notice::Replayed { request } => shared.state.try_borrow().ok().and_then(|state| {
-            state
-                .pending
-                .get(&request)
-                .map(|p| Clone::clone(&p.template))
-        }),
-        _ => None,
-    };
-    call_app(callback, &events::event(notice, request.as_ref()));
-}
-
-/// Keeps exactly one browser timer armed, for the core's next deadline.
-fn arm_timer(shared: &Rc<Shared>) {
-    let Ok(mut state) = shared.state.try_borrow_mut() else {
-        return;
-    };
-    let wanted = state.core.poll_timeout();
-    if wanted == state.timer.as_ref().map(|&(_, at)| at) {
-        return;
-    }
-    if let Some((handle, _)) = state.timer.take() {
-        platform::cancel(&handle);
-    }
-    if let Some(at) = wanted {
-        let delay = now().until(at).as_millis() as f64;
-        let handle = platform::schedule(delay, shared.on_timer.as_ref().unchecked_ref());
-        state.timer = Some((handle, at));
-    }
-}
-
-fn on_timer(shared: &Rc<Shared>) {
-    if let Ok(mut state) = shared.state.try_borrow_mut() {
-        state.timer = None;
-        state.core.on_timeout(now());
-    }
-    drive(shared);
 }

@@ -5,6 +5,8 @@
 //! option, thrown when the coordinator is created rather than on some later
 //! request.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use js_sys::{Array, Function, Object, Reflect};

@@ -3,7 +3,7 @@
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::Request;
+use web_sys::{AbortSignal, Request};
 
 use crate::core::Instant;
 
@@ -20,13 +20,29 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn settle(this: &Call, ok: bool, value: &JsValue);
 
-    /// Calls `k(ok, value)` once `promise` settles; a trap in `k` rejects
-    /// every live call.
-    #[wasm_bindgen(js_name = whenSettled)]
-    pub fn when_settled(promise: &JsValue, k: &JsValue);
-    /// `setTimeout(k, ms)` behind the same safety net.
-    pub fn schedule(ms: f64, k: &Function) -> JsValue;
-    pub fn cancel(handle: &JsValue);
+    /// The JS side of one coordinator: watches promises, the timer and
+    /// abort signals, and reports each to the one handler it was built with,
+    /// `handler(kind, id, ok, value)`.
+    pub type Host;
+    #[wasm_bindgen(constructor)]
+    pub fn new(handler: &Function) -> Host;
+    /// `handler(kind, id, ok, value)` once `promise` settles.
+    #[wasm_bindgen(method)]
+    pub fn watch(this: &Host, promise: &JsValue, kind: u32, id: f64);
+    /// Settles `call` as `promise` settles.
+    #[wasm_bindgen(method)]
+    pub fn forward(this: &Host, promise: &JsValue, call: &Call);
+    /// (Re)arms the timer: `handler(kind, 0, true)` after `ms`.
+    #[wasm_bindgen(method)]
+    pub fn schedule(this: &Host, ms: f64, kind: u32);
+    #[wasm_bindgen(method)]
+    pub fn cancel(this: &Host);
+    /// `handler(kind, id, true)` when `signal` aborts, until `unlisten(id)`.
+    #[wasm_bindgen(method)]
+    pub fn listen(this: &Host, signal: &AbortSignal, kind: u32, id: f64);
+    #[wasm_bindgen(method)]
+    pub fn unlisten(this: &Host, id: f64);
+
     /// Calls an app callback; its exception is reported, not propagated.
     #[wasm_bindgen(js_name = callApp)]
     pub fn call_app(callback: &Function, argument: &JsValue);

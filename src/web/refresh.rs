@@ -6,6 +6,8 @@
 //! holding a refresh token the server has already blacklisted. It is never
 //! aborted, for the same reason.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 use core::time::Duration;
 
 use js_sys::{Object, Reflect, JSON};

@@ -1,6 +1,7 @@
 //! Bearer mode's token pair and where it is kept.
 
-use std::cell::RefCell;
+use alloc::string::String;
+use core::cell::RefCell;
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
