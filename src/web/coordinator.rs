@@ -62,6 +62,9 @@ struct Shared {
     /// The function behind `host`. Holds a `Weak`, so a dropped coordinator
     /// is freed even with a timer armed.
     _handler: Closure<dyn FnMut(u32, f64, bool, JsValue)>,
+    /// Set by `injectFault()`: the next continuation panics.
+    #[cfg(feature = "fault-injection")]
+    fault: core::cell::Cell<bool>,
 }
 
 struct State {
@@ -112,6 +115,8 @@ impl AuthCoordinator {
                 }),
                 host: Host::new(handler.as_ref().unchecked_ref()),
                 _handler: handler,
+                #[cfg(feature = "fault-injection")]
+                fault: core::cell::Cell::new(false),
             }
         });
         Ok(Self { shared })
@@ -161,6 +166,14 @@ impl AuthCoordinator {
     #[wasm_bindgen(js_name = sessionStarted)]
     pub fn session_started(&self) {
         self.shared.with_core(Coordinator::credential_changed);
+    }
+
+    /// Test hook (feature `fault-injection`, never in a shipped build): the
+    /// next continuation panics, as a bug would.
+    #[cfg(feature = "fault-injection")]
+    #[wasm_bindgen(js_name = injectFault)]
+    pub fn inject_fault(&self) {
+        self.shared.fault.set(true);
     }
 
     /// A snapshot for debugging and tests: `{generation, session,
@@ -252,6 +265,13 @@ impl Shared {
 
     /// Every continuation lands here.
     fn on_host(self: &Rc<Self>, kind: u32, id: f64, ok: bool, value: JsValue) {
+        #[cfg(feature = "fault-injection")]
+        if self.fault.get() {
+            #[allow(clippy::panic)]
+            {
+                panic!("fault injected by the test");
+            }
+        }
         // Ids cross to JS as numbers far below 2^53.
         let request = RequestId::new(id as u64);
         match kind {

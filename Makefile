@@ -1,0 +1,104 @@
+# refresh-coordinator: the two commands a newcomer needs are `make demo` and
+# `make test`; both install whatever is missing first and are quick when
+# everything is already there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# The wasm-bindgen CLI must be the exact version of the wasm-bindgen crate in
+# Cargo.lock, or the generated glue does not match the .wasm.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+WASM_PACK_VERSION := 0.15.1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/tests/web/webdriver.json
+
+# wasm-opt comes from npm's binaryen (pinned in www/package.json): Debian's
+# binaryen 108 predates the reference-types output of current wasm-bindgen
+# and produces a module that fails to instantiate. The features are the ones
+# rustc enables for wasm32-unknown-unknown.
+WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+	--enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
+	--enable-sign-ext --enable-mutable-globals --enable-multivalue
+
+PKG := pkg
+
+.PHONY: help setup test lint test-native test-browser test-package build pkg size bench clean
+
+help:
+	@echo "make demo   set up, build, start the reference backend with the demo page"
+	@echo "make test   set up, run every test"
+	@echo "make build  build the npm package into $(PKG)/ and print its size"
+	@echo "make bench  benchmarks (package size, backend throughput)"
+
+## Installs what is missing: the wasm target, wasm-pack and wasm-bindgen-cli
+## from crates.io, Chromium and ChromeDriver from Debian, the npm tools.
+setup: www/node_modules/.installed
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@wasm-pack --version 2>/dev/null | grep -q " $(WASM_PACK_VERSION)$$" \
+		|| cargo install wasm-pack --locked --version $(WASM_PACK_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$" \
+		|| cargo install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+www/node_modules/.installed: www/package.json www/package-lock.json
+	cd www && npm ci --no-audit --no-fund
+	touch $@
+
+test: setup lint test-native test-browser test-package
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
+
+test-native:
+	cargo test --workspace
+
+test-browser:
+	wasm-pack test --headless --chrome --features fault-injection
+
+## The built package, loaded the way an app loads it.
+test-package: build
+	node --test www/test/*.test.mjs
+
+## The npm package: wasm-pack's output without std (see Cargo.toml), shrunk
+## by wasm-opt, plus the JS entry points and the manifest overlay.
+build: setup
+	rm -rf $(PKG)
+	wasm-pack build --target web --release --out-dir $(PKG) --no-pack --no-typescript \
+		--no-default-features
+	$(WASM_OPT) $(PKG)/refresh_coordinator_bg.wasm -o $(PKG)/refresh_coordinator_bg.wasm
+	cp www/index.js README.md $(PKG)/
+	bridge=$$(cd $(PKG) && ls snippets/*/src/web/bridge.js); \
+		printf "// The coordinator's JS half, where wasm-bindgen put it.\nexport * from './%s';\n" \
+		"$$bridge" > $(PKG)/bridge.js
+	version=$$(awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml); \
+		node -e 'const [overlay, version, out] = process.argv.slice(1); const fs = require("fs"); fs.writeFileSync(out, JSON.stringify({ ...JSON.parse(fs.readFileSync(overlay, "utf8")), version }, null, 2) + "\n");' \
+		pkg.json "$$version" $(PKG)/package.json
+	@$(MAKE) --no-print-directory size
+
+pkg: build
+
+## What a browser downloads, file by file, as a server sends it (gzip -9).
+size:
+	@cd $(PKG) && for f in refresh_coordinator_bg.wasm refresh_coordinator.js \
+		snippets/*/src/web/bridge.js index.js bridge.js; do \
+		printf "%-58s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \
+	done | awk '{ print; raw += $$2; gz += $$4 } END { printf "%-58s %7d bytes %7d gzip\n", "total", raw, gz }'
+
+bench: build
+	cargo bench -p refresh-backend --bench refresh_throughput
+
+clean:
+	cargo clean
+	rm -rf $(PKG)
