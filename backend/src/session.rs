@@ -314,7 +314,7 @@ impl AppState {
                 .unwrap_or(now.secs()),
             expires_at: decoded.exp().unwrap_or(now.secs()),
         };
-        let mut successor_row = OutstandingToken {
+        let successor_row = OutstandingToken {
             jti: new_jti,
             user_pk: Some(user.pk),
             family: old_jti,
@@ -354,14 +354,13 @@ impl AppState {
             };
         }
 
-        if config.blacklist_after_rotation {
-            match config.store.blacklist(&presented, now) {
-                Ok(family) => successor_row.family = family,
-                Err(e) => return Err(Refused::server("blacklisting a refresh token", &e)),
-            }
-        }
-        if let Err(e) = config.store.outstand(&successor_row) {
-            return Err(Refused::server("recording an outstanding token", &e));
+        if let Err(e) = config.store.record_rotation(
+            &presented,
+            &successor_row,
+            now,
+            config.blacklist_after_rotation,
+        ) {
+            return Err(Refused::server("recording a rotation", &e));
         }
         self.metrics.rotation();
         Ok(Refreshed {

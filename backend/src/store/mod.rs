@@ -124,6 +124,8 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     /// The operating system gave no randomness for a new UUID.
     Randomness(String),
+    /// The checkpoint thread could not be started.
+    Thread(String),
 }
 
 impl fmt::Display for StoreError {
@@ -131,6 +133,7 @@ impl fmt::Display for StoreError {
         match self {
             Self::Sqlite(e) => write!(f, "sqlite: {e}"),
             Self::Randomness(e) => write!(f, "no randomness: {e}"),
+            Self::Thread(e) => write!(f, "cannot start the checkpoint thread: {e}"),
         }
     }
 }
@@ -199,6 +202,22 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// On a storage failure.
     fn blacklist(&self, token: &OutstandingToken, now: Timestamp) -> Result<String, StoreError>;
+
+    /// SimpleJWT's rotation without its check: blacklists the presented
+    /// token when asked, then records the successor (in the presented
+    /// token's family), in one transaction. Nothing stops two callers that
+    /// both passed [`TokenStore::is_blacklisted`] from both recording a
+    /// successor: that is SimpleJWT's fork, kept on purpose.
+    ///
+    /// # Errors
+    /// On a storage failure; the transaction is then rolled back.
+    fn record_rotation(
+        &self,
+        presented: &OutstandingToken,
+        successor: &OutstandingToken,
+        now: Timestamp,
+        blacklist_presented: bool,
+    ) -> Result<(), StoreError>;
 
     /// Consumes a refresh token for its successor in one transaction.
     ///

@@ -2,10 +2,10 @@
 //! beside a live server) or `:memory:`.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
     FlushReport, OutstandingToken, Rotation, RotationOutcome, StoreCounts, StoreError, TokenStore,
@@ -33,11 +33,8 @@ CREATE TABLE IF NOT EXISTS outstanding_tokens (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS outstanding_tokens_family ON outstanding_tokens(family);
-CREATE INDEX IF NOT EXISTS outstanding_tokens_expires_at ON outstanding_tokens(expires_at);
 CREATE TABLE IF NOT EXISTS blacklisted_tokens (
-    id INTEGER PRIMARY KEY,
-    token_id INTEGER NOT NULL UNIQUE REFERENCES outstanding_tokens(id) ON DELETE CASCADE,
+    token_id INTEGER PRIMARY KEY REFERENCES outstanding_tokens(id) ON DELETE CASCADE,
     blacklisted_at_us INTEGER NOT NULL,
     successor_jti TEXT
 );
@@ -51,6 +48,33 @@ CREATE TABLE IF NOT EXISTS blacklisted_tokens (
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Dropping this stops the checkpoint thread (file databases only).
+    _checkpointer: Option<mpsc::Sender<()>>,
+}
+
+/// How often the checkpoint thread copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Checkpoints the WAL from a thread of its own, so that copying pages to
+/// the database file, and the fsync that goes with it, never run inside a
+/// request's critical section. The thread ends when the returned sender is
+/// dropped, that is, with the store.
+fn spawn_checkpointer(path: &Path) -> Result<mpsc::Sender<()>, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".to_owned())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                // PASSIVE never waits for the writer; whatever it could not
+                // copy now it copies next time.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| StoreError::Thread(e.to_string()))?;
+    Ok(stop)
 }
 
 impl SqliteStore {
@@ -60,7 +84,8 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or the schema cannot be created.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = if path.as_os_str() == ":memory:" {
+        let in_memory = path.as_os_str() == ":memory:";
+        let conn = if in_memory {
             Connection::open_in_memory()?
         } else {
             let conn = Connection::open(path)?;
@@ -68,14 +93,24 @@ impl SqliteStore {
             // NORMAL syncs at checkpoints, not on every commit.
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Checkpoints are the checkpoint thread's job; this only catches
+            // a WAL that thread let grow past 200 MB.
+            conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
             conn
         };
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", -8192)?;
         conn.execute_batch(SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(32);
+        let checkpointer = if in_memory {
+            None
+        } else {
+            Some(spawn_checkpointer(path)?)
+        };
         Ok(Self {
             conn: Mutex::new(conn),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -94,6 +129,31 @@ impl SqliteStore {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction (the write lock taken up
+/// front, so two writers never deadlock on an upgrade), committing on
+/// success and rolling back on error. The statements are cached: a rotation
+/// costs no SQL parsing.
+fn immediate<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    match work(conn) {
+        Ok(value) => {
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            // Nothing more can be done if the rollback fails too; the
+            // original error is the one worth reporting.
+            let _ = conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+            Err(e)
+        }
     }
 }
 
@@ -138,6 +198,56 @@ fn ensure_outstanding(
     }
     insert_outstanding(conn, token, &token.family)?;
     Ok((conn.last_insert_rowid(), token.family.clone()))
+}
+
+/// Blacklists outstanding row `id`; a second time is not an error.
+fn insert_blacklisted(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+    successor: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
+         VALUES (?1, ?2, ?3) ON CONFLICT(token_id) DO NOTHING",
+    )?
+    .execute(params![id, now.micros(), successor])?;
+    Ok(())
+}
+
+/// The longest chain walked when revoking; far beyond any real session.
+const MAX_CHAIN: usize = 100_000;
+
+/// Blacklists what is still live of the chain that continues with `jti`.
+///
+/// With transactional rotation a chain never forks, so the family of a
+/// reused token is the rotated (already blacklisted) tokens before it and
+/// the chain after it, whose only live link is its head. Walking the
+/// successor links finds that head without an index on the family.
+fn revoke_chain_after(conn: &Connection, jti: String, now: Timestamp) -> Result<usize, StoreError> {
+    let mut next = Some(jti);
+    let mut revoked = 0;
+    for _ in 0..MAX_CHAIN {
+        let Some(jti) = next.take() else {
+            break;
+        };
+        let link: Option<(i64, Option<i64>, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT o.id, b.token_id, b.successor_jti FROM outstanding_tokens o
+                 LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = ?1",
+            )?
+            .query_row([&jti], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        match link {
+            None => break,
+            Some((id, None, _)) => {
+                insert_blacklisted(conn, id, now, None)?;
+                revoked += 1;
+            }
+            Some((_, Some(_), successor)) => next = successor,
+        }
+    }
+    Ok(revoked)
 }
 
 fn insert_outstanding(
@@ -197,103 +307,100 @@ impl TokenStore for SqliteStore {
     }
 
     fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        // A subquery rather than a join: SQLite re-prepares this join after
+        // every write to either table, which cost more than the query.
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT 1 FROM blacklisted_tokens b JOIN outstanding_tokens o ON o.id = b.token_id
-             WHERE o.jti = ?1",
+            "SELECT EXISTS (SELECT 1 FROM blacklisted_tokens WHERE token_id =
+                (SELECT id FROM outstanding_tokens WHERE jti = ?1))",
         )?;
-        Ok(stmt.exists([jti])?)
+        Ok(stmt.query_row([jti], |r| r.get(0))?)
     }
 
     fn blacklist(&self, token: &OutstandingToken, now: Timestamp) -> Result<String, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (id, family) = ensure_outstanding(&tx, token)?;
-        tx.prepare_cached(
-            "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us) VALUES (?1, ?2)
-             ON CONFLICT(token_id) DO NOTHING",
-        )?
-        .execute(params![id, now.micros()])?;
-        tx.commit()?;
-        Ok(family)
+        immediate(&self.conn(), |tx| {
+            let (id, family) = ensure_outstanding(tx, token)?;
+            insert_blacklisted(tx, id, now, None)?;
+            Ok(family)
+        })
+    }
+
+    fn record_rotation(
+        &self,
+        presented: &OutstandingToken,
+        successor: &OutstandingToken,
+        now: Timestamp,
+        blacklist_presented: bool,
+    ) -> Result<(), StoreError> {
+        immediate(&self.conn(), |tx| {
+            let (id, family) = ensure_outstanding(tx, presented)?;
+            if blacklist_presented {
+                insert_blacklisted(tx, id, now, Some(&successor.jti))?;
+            }
+            insert_outstanding(tx, successor, &family)
+        })
     }
 
     fn rotate(&self, rotation: &Rotation<'_>) -> Result<RotationOutcome, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (id, family) = ensure_outstanding(&tx, rotation.presented)?;
-        let previous: Option<(i64, Option<String>)> = tx
-            .prepare_cached(
-                "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = ?1",
-            )?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((blacklisted_at_us, successor_jti)) = previous else {
-            tx.prepare_cached(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
-                 VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, rotation.now.micros(), rotation.successor.jti])?;
-            insert_outstanding(&tx, rotation.successor, &family)?;
-            tx.commit()?;
-            return Ok(RotationOutcome::Rotated);
-        };
+        immediate(&self.conn(), |tx| {
+            let (id, family) = ensure_outstanding(tx, rotation.presented)?;
+            let previous: Option<(i64, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = ?1",
+                )?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((blacklisted_at_us, successor_jti)) = previous else {
+                insert_blacklisted(tx, id, rotation.now, Some(&rotation.successor.jti))?;
+                insert_outstanding(tx, rotation.successor, &family)?;
+                return Ok(RotationOutcome::Rotated);
+            };
 
-        if let (Some(grace), Some(successor_jti)) = (rotation.grace, successor_jti.as_deref()) {
-            let window_end = Timestamp::from_micros(blacklisted_at_us).plus(grace);
-            if rotation.now <= window_end {
-                // The successor must still be the head of the chain: once it
-                // has been rotated (or logged out) the presented token is no
-                // longer the immediately previous one.
-                let current: Option<(String, i64)> = tx
-                    .prepare_cached(
-                        "SELECT o.token, o.expires_at FROM outstanding_tokens o
-                         WHERE o.jti = ?1
-                           AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
-                    )?
-                    .query_row([successor_jti], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((token, expires_at)) = current {
-                    tx.commit()?;
-                    return Ok(RotationOutcome::GraceReuse { token, expires_at });
+            if let (Some(grace), Some(successor_jti)) = (rotation.grace, successor_jti.as_deref()) {
+                let window_end = Timestamp::from_micros(blacklisted_at_us).plus(grace);
+                if rotation.now <= window_end {
+                    // The successor must still be the head of the chain: once
+                    // it has been rotated (or logged out) the presented token
+                    // is no longer the immediately previous one.
+                    let current: Option<(String, i64)> = tx
+                        .prepare_cached(
+                            "SELECT o.token, o.expires_at FROM outstanding_tokens o
+                             WHERE o.jti = ?1
+                               AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
+                        )?
+                        .query_row([successor_jti], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((token, expires_at)) = current {
+                        return Ok(RotationOutcome::GraceReuse { token, expires_at });
+                    }
                 }
             }
-        }
 
-        if rotation.reuse_detection && successor_jti.is_some() {
-            let revoked = tx
-                .prepare_cached(
-                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us)
-                     SELECT o.id, ?2 FROM outstanding_tokens o
-                     WHERE o.family = ?1
-                       AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
-                )?
-                .execute(params![family, rotation.now.micros()])?;
-            tx.commit()?;
-            return Ok(RotationOutcome::ReuseDetected { revoked });
-        }
-        tx.commit()?;
-        Ok(RotationOutcome::Blacklisted)
+            if let (true, Some(first)) = (rotation.reuse_detection, successor_jti) {
+                let revoked = revoke_chain_after(tx, first, rotation.now)?;
+                return Ok(RotationOutcome::ReuseDetected { revoked });
+            }
+            Ok(RotationOutcome::Blacklisted)
+        })
     }
 
     fn flush_expired(&self, now: Timestamp) -> Result<FlushReport, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Blacklist rows first, explicitly, so no orphan is left even on a
-        // database opened without foreign key enforcement.
-        let blacklisted = tx.execute(
-            "DELETE FROM blacklisted_tokens WHERE token_id IN
-             (SELECT id FROM outstanding_tokens WHERE expires_at <= ?1)",
-            [now.secs()],
-        )?;
-        let outstanding = tx.execute(
-            "DELETE FROM outstanding_tokens WHERE expires_at <= ?1",
-            [now.secs()],
-        )?;
-        tx.commit()?;
-        Ok(FlushReport {
-            outstanding,
-            blacklisted,
+        immediate(&self.conn(), |tx| {
+            // Blacklist rows first, explicitly, so no orphan is left even on a
+            // database opened without foreign key enforcement.
+            let blacklisted = tx.execute(
+                "DELETE FROM blacklisted_tokens WHERE token_id IN
+                 (SELECT id FROM outstanding_tokens WHERE expires_at <= ?1)",
+                [now.secs()],
+            )?;
+            let outstanding = tx.execute(
+                "DELETE FROM outstanding_tokens WHERE expires_at <= ?1",
+                [now.secs()],
+            )?;
+            Ok(FlushReport {
+                outstanding,
+                blacklisted,
+            })
         })
     }
 
