@@ -2,7 +2,7 @@
 //! beside a live server) or `:memory:`.
 
 use std::path::Path;
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS blacklisted_tokens (
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Every user, kept in step with the table. Users are fixtures made at
+    /// start (`--user`), a handful, changed only through this store; reading
+    /// them here saves a database round trip on every refresh and every
+    /// protected request.
+    users: RwLock<Vec<User>>,
     /// Dropping this stops the checkpoint thread (file databases only).
     _checkpointer: Option<mpsc::Sender<()>>,
 }
@@ -108,8 +113,14 @@ impl SqliteStore {
         } else {
             Some(spawn_checkpointer(path)?)
         };
+        let users = {
+            let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users"))?;
+            let rows = stmt.query_map([], user_from_row)?;
+            rows.collect::<Result<Vec<User>, _>>()?
+        };
         Ok(Self {
             conn: Mutex::new(conn),
+            users: RwLock::new(users),
             _checkpointer: checkpointer,
         })
     }
@@ -120,6 +131,19 @@ impl SqliteStore {
     /// When SQLite cannot allocate it.
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::open(Path::new(":memory:"))
+    }
+
+    fn users(&self) -> RwLockReadGuard<'_, Vec<User>> {
+        // Plain data, replaced whole under the write lock: never torn.
+        self.users.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn users_mut(&self) -> RwLockWriteGuard<'_, Vec<User>> {
+        self.users.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find_user(&self, matches: impl Fn(&User) -> bool) -> Option<User> {
+        self.users().iter().find(|u| matches(u)).cloned()
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -279,26 +303,30 @@ impl TokenStore for SqliteStore {
              ON CONFLICT(username) DO UPDATE SET password = excluded.password",
             params![uuid, username, password_hash],
         )?;
-        user_where(&conn, "username", &username)?
-            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        let user = user_where(&conn, "username", &username)?
+            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+        let mut users = self.users_mut();
+        users.retain(|u| u.pk != user.pk);
+        users.push(user.clone());
+        Ok(user)
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        user_where(&self.conn(), "username", &username)
+        Ok(self.find_user(|u| u.username == username))
     }
 
     fn user_by_pk(&self, pk: i64) -> Result<Option<User>, StoreError> {
-        user_where(&self.conn(), "id", &pk)
+        Ok(self.find_user(|u| u.pk == pk))
     }
 
     fn user_by_uuid(&self, uuid: &str) -> Result<Option<User>, StoreError> {
-        user_where(&self.conn(), "uuid", &uuid)
+        Ok(self.find_user(|u| u.uuid == uuid))
     }
 
     fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM users WHERE username = ?1", [username])?;
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM users WHERE username = ?1", [username])?;
+        self.users_mut().retain(|u| u.username != username);
         Ok(n > 0)
     }
 
