@@ -2,7 +2,7 @@
 //! beside a live server) or `:memory:`.
 
 use std::path::Path;
-use std::sync::{mpsc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS blacklisted_tokens (
 /// thing between two refreshes of one token.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     /// Every user, kept in step with the table. Users are fixtures made at
     /// start (`--user`), a handful, changed only through this store; reading
     /// them here saves a database round trip on every refresh and every
@@ -61,21 +61,32 @@ pub struct SqliteStore {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Checkpoints the WAL from a thread of its own, so that copying pages to
-/// the database file, and the fsync that goes with it, never run inside a
-/// request's critical section. The thread ends when the returned sender is
+/// the database file, and the fsyncs that go with it, happen outside the
+/// requests' critical section. The thread ends when the returned sender is
 /// dropped, that is, with the store.
-fn spawn_checkpointer(path: &Path) -> Result<mpsc::Sender<()>, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+///
+/// Under steady writes a checkpoint beside the writer never catches up (the
+/// writer appends while it copies), and the WAL only restarts from its
+/// beginning once everything is copied. So each round has two passes: the
+/// bulk on the thread's own connection without the store's lock, then the
+/// few frames appended meanwhile on the store's connection, under its lock.
+fn spawn_checkpointer(
+    path: &Path,
+    main: Arc<Mutex<Connection>>,
+) -> Result<mpsc::Sender<()>, StoreError> {
+    let own = Connection::open(path)?;
+    own.busy_timeout(Duration::from_secs(5))?;
     let (stop, stopped) = mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("sqlite-checkpoint".to_owned())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
             {
-                // PASSIVE never waits for the writer; whatever it could not
-                // copy now it copies next time.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                // PASSIVE never waits for the writer; whatever a round could
+                // not copy, the next one does.
+                let _ = own.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let main = main.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = main.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         })
         .map_err(|e| StoreError::Thread(e.to_string()))?;
@@ -99,8 +110,8 @@ impl SqliteStore {
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             // Checkpoints are the checkpoint thread's job; this only catches
-            // a WAL that thread let grow past 200 MB.
-            conn.pragma_update(None, "wal_autocheckpoint", 50_000)?;
+            // a WAL that thread let grow past 40 MB.
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn
         };
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -108,18 +119,20 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -8192)?;
         conn.execute_batch(SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(32);
+        let conn = Arc::new(Mutex::new(conn));
         let checkpointer = if in_memory {
             None
         } else {
-            Some(spawn_checkpointer(path)?)
+            Some(spawn_checkpointer(path, Arc::clone(&conn))?)
         };
         let users = {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users"))?;
             let rows = stmt.query_map([], user_from_row)?;
             rows.collect::<Result<Vec<User>, _>>()?
         };
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn,
             users: RwLock::new(users),
             _checkpointer: checkpointer,
         })
