@@ -22,7 +22,7 @@ use crate::static_files;
 /// What every handler shares: the config, the token codec built from its
 /// keys, the counters and the armed faults.
 #[derive(Debug)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// As passed to [`app`].
     pub config: Config,
     /// Signs and checks tokens with the configured keys and leeway.
@@ -34,7 +34,7 @@ pub struct AppState {
 }
 
 /// The state as handlers hold it.
-pub type SharedState = Arc<AppState>;
+pub(crate) type SharedState = Arc<AppState>;
 
 /// The whole backend as a router, for a socket or for `oneshot` tests.
 ///

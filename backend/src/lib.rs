@@ -26,7 +26,7 @@ mod settings;
 mod static_files;
 pub mod store;
 
-pub use app::{app, AppState};
+pub use app::app;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{parse_duration, Config, UserIdField};
 pub use error::BODY_LIMIT;

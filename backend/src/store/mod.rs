@@ -4,8 +4,9 @@
 //! The model follows SimpleJWT's `token_blacklist` app: every refresh token
 //! issued is an outstanding token, and blacklisting adds a row pointing at
 //! it. Two columns go beyond it: a token's `family` (the jti of the login
-//! that started the chain, for reuse detection) and, on a blacklist row, the
-//! `successor` a rotation issued (for the grace window).
+//! that started its chain, for the record) and, on a blacklist row, the
+//! `successor` a rotation issued, which the grace window hands out again and
+//! reuse detection follows to the live head of the chain.
 
 mod sqlite;
 
@@ -89,7 +90,8 @@ pub enum RotationOutcome {
     /// The presented token is blacklisted; nothing changed.
     Blacklisted,
     /// The presented token had been rotated and was used again outside the
-    /// grace window: every token of its family is now blacklisted.
+    /// grace window: its family is revoked (the live head of its chain is
+    /// now blacklisted; the rest already was).
     ReuseDetected {
         /// How many tokens this blacklisted (not counting ones already on it).
         revoked: usize,
