@@ -22,6 +22,10 @@ pub struct FaultPlan {
     /// Every refresh waits this long first, until the plan is replaced or
     /// cleared.
     pub delay_ms: u64,
+    /// Every successful refresh commits its rotation at once, then holds its
+    /// answer this long, until the plan is replaced or cleared: the window
+    /// in which a reload cuts the page off from a rotation that happened.
+    pub delay_after_ms: u64,
     /// The next N refreshes answer 500 and leave the token alone.
     #[serde(deserialize_with = "count")]
     pub fail_500: u32,
@@ -45,6 +49,7 @@ impl Default for FaultPlan {
     fn default() -> Self {
         Self {
             delay_ms: 0,
+            delay_after_ms: 0,
             fail_500: 0,
             fail_429: 0,
             retry_after: 1,
@@ -122,6 +127,12 @@ impl Faults {
     /// The delay for this refresh, when one is armed.
     pub fn delay(&self) -> Option<Duration> {
         let ms = self.plan().delay_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// How long a committed rotation's answer is held, when armed.
+    pub fn delay_after(&self) -> Option<Duration> {
+        let ms = self.plan().delay_after_ms;
         (ms > 0).then(|| Duration::from_millis(ms))
     }
 

@@ -25,7 +25,7 @@ fn hooked(config: &mut refresh_backend::Config) {
 #[tokio::test]
 async fn faults_endpoint_arms_shows_and_clears() {
     let app = test_app(hooked);
-    let empty = json!({"delay_ms": 0, "fail_500": 0, "fail_429": 0, "retry_after": 1, "lost_response": 0, "truncated_body": 0});
+    let empty = json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 0, "fail_429": 0, "retry_after": 1, "lost_response": 0, "truncated_body": 0});
     let reply = app
         .call(Method::GET, "/api/_test/faults", &[], Body::empty())
         .await;
@@ -39,7 +39,7 @@ async fn faults_endpoint_arms_shows_and_clears() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.json(),
-        json!({"delay_ms": 0, "fail_500": 2, "fail_429": 1, "retry_after": 7, "lost_response": 1, "truncated_body": 0})
+        json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 2, "fail_429": 1, "retry_after": 7, "lost_response": 1, "truncated_body": 0})
     );
     let reply = app
         .call(Method::DELETE, "/api/_test/faults", &[], Body::empty())
@@ -280,4 +280,41 @@ async fn static_mounts_serve_files_with_browser_content_types() {
         .call(Method::GET, "/api/token/", &[], Body::empty())
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// `delay_after_ms` holds the answer of a rotation that is already
+/// committed: meanwhile the old refresh token is blacklisted.
+#[tokio::test(start_paused = true)]
+async fn delay_after_commits_the_rotation_then_holds_the_answer() {
+    let app = std::sync::Arc::new(test_app(hooked));
+    let (_, refresh) = app.login().await;
+    app.post_json("/api/_test/faults", json!({"delay_after_ms": 1000}))
+        .await;
+    let started = tokio::time::Instant::now();
+    let held = {
+        let app = app.clone();
+        let refresh = refresh.clone();
+        tokio::spawn(async move { app.refresh(&refresh).await })
+    };
+    // Wait, bounded, until the held refresh has committed (it is counted
+    // as a success before its answer is held).
+    for _ in 0..1_000 {
+        if metric(
+            &app.metrics().await,
+            "refresh_requests_total{outcome=\"success\"}",
+        ) == 1
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let reuse = app.refresh(&refresh).await;
+    assert_eq!(
+        reuse.status,
+        StatusCode::UNAUTHORIZED,
+        "already blacklisted"
+    );
+    let reply = held.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(started.elapsed().as_millis(), 1000);
 }

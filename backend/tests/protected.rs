@@ -308,3 +308,24 @@ async fn metrics_count_every_outcome_exactly() {
         assert_eq!(metric(&text, series), value, "{series}");
     }
 }
+
+/// The late 401 of the end-to-end tests: the delay comes before
+/// authentication, so a slow request's 401 arrives late too.
+#[tokio::test(start_paused = true)]
+async fn delay_ms_comes_before_authentication_so_a_401_arrives_late() {
+    let app = test_app(|_| {});
+    let (access, _) = app.login().await;
+    let header = format!("Bearer {access}");
+    app.advance(6 * 60); // past the default 5-minute access lifetime
+    let started = tokio::time::Instant::now();
+    let reply = app
+        .call(
+            Method::GET,
+            "/api/data/3/?delay_ms=250",
+            &[("authorization", &header)],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(started.elapsed().as_millis(), 250, "the 401 waited too");
+}

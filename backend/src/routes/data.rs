@@ -65,7 +65,7 @@ fn delay(uri: &Uri) -> Result<Duration, ApiError> {
     Ok(delay)
 }
 
-/// `GET /api/data/<n>/`: `{"n": n}` once authenticated, after `delay_ms`.
+/// `GET /api/data/<n>/`: after `delay_ms`, `{"n": n}` once authenticated.
 pub async fn show(
     State(state): State<SharedState>,
     Path(n): Path<String>,
@@ -74,14 +74,15 @@ pub async fn show(
 ) -> Response {
     let result = async {
         let n = parse_n(&n)?;
-        authenticate(&state, &headers)?;
         let delay =
             delay(&uri).inspect_err(|_| state.metrics.protected(ProtectedOutcome::BadRequest))?;
-        // Authenticated first, answered late: a slow request whose 401 or
-        // 200 arrives after a refresh finished.
+        // Slow first, authenticated after, as behind a busy proxy or worker
+        // queue: a request sent while its access token was valid can still
+        // come back 401, late, after a refresh finished.
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        authenticate(&state, &headers)?;
         state.metrics.protected(ProtectedOutcome::Ok);
         Ok::<_, ApiError>(json!({"n": n}))
     }

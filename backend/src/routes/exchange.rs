@@ -87,7 +87,13 @@ pub async fn exchange(
     let response = answer(state, mode, &refreshed);
 
     // The rotation is committed; a late fault decides whether the client
-    // ever learns of it. Only a real connection can be cut.
+    // ever learns of it, and when. Only a real connection can be cut.
+    if state.config.test_hooks {
+        if let Some(delay) = state.faults.delay_after() {
+            state.metrics.fault(InjectedFault::Delay);
+            tokio::time::sleep(delay).await;
+        }
+    }
     let Some(kill) = kill.filter(|_| state.config.test_hooks) else {
         return response;
     };
