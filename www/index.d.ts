@@ -1,0 +1,250 @@
+// Types of refresh-coordinator's main entry (`refresh-coordinator`).
+
+/** The access and refresh token of bearer mode, as SimpleJWT's `/api/token/` returns them. */
+export interface Tokens {
+  access: string;
+  /** Absent or null when the server issues access tokens only. */
+  refresh?: string | null;
+}
+
+/**
+ * Where bearer mode keeps its tokens. Both methods are called synchronously;
+ * an exception in `get` counts as "no tokens" and is reported.
+ */
+export interface TokenStore {
+  /** The current tokens, or null when logged out. */
+  get(): Tokens | null;
+  /** Replaces the tokens; null clears them (logout, session end). */
+  set(tokens: Tokens | null): void;
+}
+
+/** Cookie mode's CSRF header, sent with the refresh request. */
+export interface CsrfOptions {
+  /** The header that carries the token. Defaults to `'X-CSRFToken'` (Django). */
+  header?: string;
+  /** The cookie whose value is sent. Defaults to `'csrftoken'` (Django). */
+  cookie?: string;
+}
+
+/** How a refresh that failed transiently (network error, 5xx, 408, 429, timeout) is retried. */
+export interface RetryOptions {
+  /** Retries after the first attempt. Defaults to `3`. */
+  limit?: number;
+  /** Milliseconds before the first retry; doubled for each further one, half of it random. Defaults to `300`. */
+  baseDelay?: number;
+  /** Milliseconds, the cap of the backoff. Defaults to `5000`. */
+  maxDelay?: number;
+  /**
+   * Milliseconds; a `Retry-After` asking for longer is not waited out, the
+   * waiting requests are rejected at once with `RefreshUnavailableError`
+   * (`reason: 'retry-after-too-long'`). Defaults to `30000`.
+   */
+  maxRetryAfter?: number;
+}
+
+/** Options of `createAuthFetch` (and of `attachAxios` when it creates the coordinator). Every one is optional. */
+export interface AuthFetchOptions {
+  /**
+   * How the credential travels. `'cookie'`: the server keeps HttpOnly
+   * cookies (dj-rest-auth) and requests go with `credentials: 'include'`.
+   * `'bearer'`: an `Authorization: <authScheme> <access>` header from the
+   * token store, and a SimpleJWT `{"refresh": ...}` body for the refresh.
+   * Defaults to `'cookie'`.
+   */
+  mode?: 'cookie' | 'bearer';
+  /**
+   * Where the refresh is sent, relative to the page (absolute outside a
+   * page). Defaults to `'/api/auth/token/refresh/'` in cookie mode and
+   * `'/api/token/refresh/'` in bearer mode.
+   */
+  refreshUrl?: string;
+  /** The refresh request's method. Defaults to `'POST'`. */
+  refreshMethod?: string;
+  /**
+   * The login endpoint: never waits behind a refresh, and in cookie mode a
+   * 2xx answer to it through `authFetch` starts a new session. Defaults to
+   * `'/api/auth/login/'` in cookie mode and `'/api/token/'` in bearer mode.
+   */
+  loginUrl?: string;
+  /**
+   * Origins (`'https://api.example.com'`) whose requests get credentials
+   * and refresh handling; anything else is sent exactly as written.
+   * Defaults to the page's own origin.
+   */
+  allowedOrigins?: string[];
+  /**
+   * URL prefixes sent without refresh handling: `'/api/public/'` matches
+   * paths on allowed origins, `'https://…'` absolute URLs. The refresh and
+   * login URLs are always excluded. Defaults to `[]`.
+   */
+  exclude?: string[];
+  /** Bearer mode's header type, SimpleJWT's `AUTH_HEADER_TYPES` (e.g. `'JWT'`). Defaults to `'Bearer'`. */
+  authScheme?: string;
+  /**
+   * Bearer mode: where the tokens live, e.g. backed by `sessionStorage`.
+   * Cookie mode never stores tokens. Defaults to a store in memory (gone on reload).
+   */
+  tokenStore?: TokenStore;
+  /** Cookie mode: a CSRF header sent with the refresh. Defaults to none. */
+  csrf?: CsrfOptions;
+  /**
+   * Milliseconds one refresh attempt may take before the requests waiting
+   * for it are rejected (`RefreshUnavailableError`, `reason: 'timeout'`).
+   * The refresh is never cancelled; a late success is still used.
+   * Defaults to `10000`.
+   */
+  refreshTimeout?: number;
+  /** Milliseconds a request may wait behind refreshes, retries included. Defaults to `30000`. */
+  waitTimeout?: number;
+  /** Retries of a refresh that failed transiently. Defaults to `{limit: 3, baseDelay: 300, maxDelay: 5000, maxRetryAfter: 30000}`. */
+  retry?: RetryOptions;
+  /**
+   * Called once per session end (the refresh was refused), with the error
+   * the waiting requests are rejected with; the place to send the user to
+   * the login view. Not called in the other tabs the end is broadcast to.
+   * Defaults to none.
+   */
+  onSessionExpired?: (error: SessionExpiredError) => void;
+  /** Called with every coordinator event; see `AuthFetchEvent`. Defaults to none. */
+  onEvent?: (event: AuthFetchEvent) => void;
+  /**
+   * The `fetch` that sends every request, the refresh included (a test
+   * double, or an instrumented fetch). Defaults to `globalThis.fetch` as it
+   * is when the coordinator is created.
+   */
+  fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+}
+
+/** A refresh attempt was sent; `attempt` is 1 for the first, 2 for the first retry, … */
+export interface RefreshStartEvent {
+  type: 'refresh-start';
+  attempt: number;
+}
+
+/** A refresh rotated the credential; `generation` is the new credential's number. */
+export interface RefreshSucceededEvent {
+  type: 'refresh-end';
+  ok: true;
+  generation: number;
+}
+
+/** A refresh attempt failed transiently; `retrying` tells whether another attempt follows. */
+export interface RefreshFailedEvent {
+  type: 'refresh-end';
+  ok: false;
+  reason: RefreshUnavailableReason;
+  /** The HTTP status, for `reason: 'status'`. */
+  status?: number;
+  retrying: boolean;
+}
+
+/** A request that got a 401 was sent again with the new credential. */
+export interface ReplayEvent {
+  type: 'replay';
+  method?: string;
+  url?: string;
+}
+
+/** The session ended; `remote` is true when another tab's refresh was refused. */
+export interface SessionExpiredEvent {
+  type: 'session-expired';
+  remote: boolean;
+}
+
+export type AuthFetchEvent =
+  | RefreshStartEvent
+  | RefreshSucceededEvent
+  | RefreshFailedEvent
+  | ReplayEvent
+  | SessionExpiredEvent;
+
+/** `RequestInit` plus the per-request opt-out. */
+export interface AuthRequestInit extends RequestInit {
+  /** Send this request without refresh handling: a 401 comes back as it is. Defaults to `false`. */
+  skipAuthRefresh?: boolean;
+}
+
+/** A snapshot of the coordinator, for debugging and tests. */
+export type AuthFetchState =
+  | { loading: true }
+  | {
+      /** The credential's number: how many refreshes (and logins) succeeded. */
+      generation: number;
+      session: 'active' | 'ended';
+      refreshing: boolean;
+      /** Requests waiting behind a refresh. */
+      waiting: number;
+      /** Requests not yet settled. */
+      pending: number;
+    };
+
+/** `fetch` with the coordinator's rules, plus the coordinator's controls. */
+export interface AuthFetch {
+  (input: RequestInfo | URL, init?: AuthRequestInit): Promise<Response>;
+  /**
+   * Settles when the WebAssembly module is loaded and the options checked;
+   * rejects with a `TypeError` naming a wrong option. Calls need not wait
+   * for it: they queue until it is ready.
+   */
+  readonly ready: Promise<void>;
+  /** Bearer mode: stores the tokens of a login and starts a new session. Throws a `TypeError` in cookie mode. */
+  setTokens(tokens: Tokens): void;
+  /** Bearer mode: forgets the tokens (logout). Does nothing in cookie mode. */
+  clearTokens(): void;
+  /**
+   * A new session after a login made without `authFetch` (in cookie mode a
+   * 2xx from `loginUrl` through `authFetch` does this by itself).
+   */
+  sessionStarted(): void;
+  state(): AuthFetchState;
+}
+
+/**
+ * Creates a coordinator and returns a function with `fetch`'s signature that
+ * applies it. Usable at once; the WebAssembly module loads behind it.
+ */
+export function createAuthFetch(options?: AuthFetchOptions): AuthFetch;
+
+export type RefreshUnavailableReason = 'timeout' | 'network' | 'status' | 'retry-after-too-long';
+
+/** Base class of every error the coordinator produces. */
+export class RefreshCoordinatorError extends Error {
+  readonly code: string;
+  /** The request the error is about, when there is one. */
+  readonly request: Request | undefined;
+}
+
+/** The refresh was refused (401/403): the user must log in again. */
+export class SessionExpiredError extends RefreshCoordinatorError {
+  readonly name: 'SessionExpiredError';
+  readonly code: 'SESSION_EXPIRED';
+}
+
+/** Refreshing failed for now; the session is kept and a later try may work. */
+export class RefreshUnavailableError extends RefreshCoordinatorError {
+  readonly name: 'RefreshUnavailableError';
+  readonly code: 'REFRESH_UNAVAILABLE';
+  readonly reason: RefreshUnavailableReason;
+  /** The last HTTP status, for `reason: 'status'`. */
+  readonly status: number | undefined;
+}
+
+/** The request needed a replay, but its body was a stream already sent. */
+export class ReplayNotPossibleError extends RefreshCoordinatorError {
+  readonly name: 'ReplayNotPossibleError';
+  readonly code: 'REPLAY_NOT_POSSIBLE';
+}
+
+/** A bug inside the coordinator; every pending call is rejected with it rather than left hanging. */
+export class CoordinatorFaultError extends RefreshCoordinatorError {
+  readonly name: 'CoordinatorFaultError';
+  readonly code: 'COORDINATOR_FAULT';
+}
+
+// The guards recognise errors from any copy of the package (by brand and
+// code, not `instanceof`).
+export function isRefreshCoordinatorError(error: unknown): error is RefreshCoordinatorError;
+export function isSessionExpiredError(error: unknown): error is SessionExpiredError;
+export function isRefreshUnavailableError(error: unknown): error is RefreshUnavailableError;
+export function isReplayNotPossibleError(error: unknown): error is ReplayNotPossibleError;
+export function isCoordinatorFaultError(error: unknown): error is CoordinatorFaultError;
