@@ -25,7 +25,7 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package build pkg size bench clean
+.PHONY: help setup test lint test-native test-browser test-package test-npm build pkg size bench clean
 
 help:
 	@echo "make demo   set up, build, start the reference backend with the demo page"
@@ -55,6 +55,17 @@ www/node_modules/.installed: www/package.json www/package-lock.json
 
 test: setup lint test-native test-browser test-package
 
+## The packed tarball as apps use it: installed offline, the TypeScript types
+## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the
+## Axios integration, the React example against the reference backend, and
+## the side by side with axios-auth-refresh.
+NPM_CI := npm ci --no-audit --no-fund --prefer-offline
+test-npm: pkg
+	cargo build --profile server -p refresh-backend
+	cd www/test/apps && $(NPM_CI)
+	cd www/examples/react && $(NPM_CI) && npx vite build --logLevel warn
+	node --test --test-concurrency=1 www/test/npm/*.test.mjs
+
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -78,7 +89,8 @@ build: setup
 	wasm-pack build --target web --release --out-dir $(PKG) --no-pack --no-typescript \
 		--no-default-features
 	$(WASM_OPT) $(PKG)/refresh_coordinator_bg.wasm -o $(PKG)/refresh_coordinator_bg.wasm
-	cp www/index.js README.md $(PKG)/
+	cp www/index.js www/node.js www/axios.js www/index.d.ts www/axios.d.ts \
+		README.md LICENSE-MIT LICENSE-APACHE $(PKG)/
 	bridge=$$(cd $(PKG) && ls snippets/*/src/web/bridge.js); \
 		printf "// The coordinator's JS half, where wasm-bindgen put it.\nexport * from './%s';\n" \
 		"$$bridge" > $(PKG)/bridge.js
@@ -87,7 +99,13 @@ build: setup
 		pkg.json "$$version" $(PKG)/package.json
 	@$(MAKE) --no-print-directory size
 
+## The package as npm ships it: `npm pack` of $(PKG)/, also copied to a
+## name without the version, which the test apps and the example install.
+TARBALL := target/npm/refresh-coordinator.tgz
 pkg: build
+	mkdir -p target/npm
+	cd $(PKG) && npm pack --silent --pack-destination ../target/npm > ../target/npm/packed-name
+	cp target/npm/$$(cat target/npm/packed-name) $(TARBALL)
 
 ## What a browser downloads, file by file, as a server sends it (gzip -9).
 size:
