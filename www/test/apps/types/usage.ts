@@ -1,0 +1,117 @@
+// A sample app's use of both entry points, compiled by `tsc --strict` (see
+// www/test/npm/types.test.mjs). Lines marked @ts-expect-error must fail to
+// compile: they prove the types are precise rather than `any`.
+
+import axios, { AxiosError } from 'axios';
+import {
+  createAuthFetch,
+  isSessionExpiredError,
+  isRefreshUnavailableError,
+  isRefreshCoordinatorError,
+  RefreshUnavailableError,
+  SessionExpiredError,
+  type AuthFetch,
+  type AuthFetchEvent,
+  type AuthFetchOptions,
+  type TokenStore,
+} from 'refresh-coordinator';
+import { attachAxios, type AxiosAttachment } from 'refresh-coordinator/axios';
+
+const store: TokenStore = {
+  get: () => {
+    const saved = sessionStorage.getItem('tokens');
+    return saved ? (JSON.parse(saved) as { access: string; refresh: string }) : null;
+  },
+  set: (tokens) => {
+    if (tokens) sessionStorage.setItem('tokens', JSON.stringify(tokens));
+    else sessionStorage.removeItem('tokens');
+  },
+};
+
+function describe(event: AuthFetchEvent): string {
+  switch (event.type) {
+    case 'refresh-start':
+      return `attempt ${event.attempt}`;
+    case 'refresh-end':
+      return event.ok ? `generation ${event.generation}` : `${event.reason} ${event.status ?? ''} retrying=${event.retrying}`;
+    case 'replay':
+      return `${event.method} ${event.url}`;
+    case 'session-expired':
+      return event.remote ? 'in another tab' : 'here';
+  }
+}
+
+const options: AuthFetchOptions = {
+  mode: 'bearer',
+  refreshUrl: '/api/token/refresh/',
+  refreshMethod: 'POST',
+  loginUrl: '/api/token/',
+  allowedOrigins: ['https://api.example.com'],
+  exclude: ['/api/public/'],
+  authScheme: 'JWT',
+  tokenStore: store,
+  csrf: { header: 'X-CSRFToken', cookie: 'csrftoken' },
+  refreshTimeout: 10_000,
+  waitTimeout: 30_000,
+  retry: { limit: 3, baseDelay: 300, maxDelay: 5_000, maxRetryAfter: 30_000 },
+  onSessionExpired: (error) => {
+    const code: 'SESSION_EXPIRED' = error.code;
+    console.log(code, error.request?.url);
+  },
+  onEvent: (event) => console.log(describe(event)),
+  fetch: (input, init) => fetch(input, init),
+};
+
+export const authFetch: AuthFetch = createAuthFetch(options);
+createAuthFetch();
+createAuthFetch({ mode: 'cookie', csrf: {} });
+
+// @ts-expect-error: not a mode
+createAuthFetch({ mode: 'session' });
+// @ts-expect-error: milliseconds are numbers
+createAuthFetch({ refreshTimeout: '10s' });
+// @ts-expect-error: no such option
+createAuthFetch({ refreshURL: '/refresh/' });
+
+export async function load(): Promise<unknown> {
+  await authFetch.ready;
+  authFetch.setTokens({ access: 'a', refresh: 'r' });
+  authFetch.sessionStarted();
+  authFetch.clearTokens();
+  const state = authFetch.state();
+  if (!('loading' in state)) console.log(state.generation, state.session, state.waiting);
+  const response: Response = await authFetch('/api/data/1/', { method: 'POST', body: '{}', skipAuthRefresh: false });
+  try {
+    return await response.json();
+  } catch (error) {
+    if (isSessionExpiredError(error)) return error.code satisfies 'SESSION_EXPIRED';
+    if (isRefreshUnavailableError(error)) return [error.reason, error.status];
+    if (error instanceof RefreshUnavailableError) return error.reason;
+    throw error;
+  }
+}
+
+const api = axios.create({ baseURL: '/api/' });
+const attachment: AxiosAttachment = attachAxios(api, authFetch);
+attachment.detach();
+const own = attachAxios(axios.create(), { mode: 'cookie' });
+export const shared: AuthFetch = own.authFetch;
+
+export async function list(): Promise<number[]> {
+  await api.get('data/', { skipAuthRefresh: true, timeout: 5_000, signal: AbortSignal.timeout(1_000) });
+  try {
+    const { data } = await api.get<number[]>('data/');
+    return data;
+  } catch (error) {
+    if (error instanceof AxiosError && isRefreshCoordinatorError(error.cause)) {
+      const cause: Error = error.cause;
+      if (cause instanceof SessionExpiredError) console.log(cause.name satisfies 'SessionExpiredError');
+    }
+    return [];
+  }
+}
+
+// @ts-expect-error: skipAuthRefresh is a boolean
+api.get('data/', { skipAuthRefresh: 'yes' });
+// @ts-expect-error: an Axios instance is required
+attachAxios({}, authFetch);
