@@ -1,0 +1,82 @@
+// The React example (www/examples/react, built by `make test-npm` with
+// `vite build` from the packed tarball) in Chromium against the reference
+// backend: rotation with blacklisting, no grace window, 2 s access tokens.
+// Log in, let the access token expire, load the Axios list and ten fetches
+// at once: one refresh, no session end. Then a refused refresh sends the
+// user back to the login view.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { launch } from '../browser.mjs';
+import { EXAMPLE, refreshOutcomes, startBackend, waitFor } from './harness.mjs';
+
+let backend;
+let browser;
+let page;
+
+before(async () => {
+  assert.ok(existsSync(`${EXAMPLE}/dist/index.html`), 'build the example first: make test-npm');
+  backend = await startBackend(['--access-token-lifetime', '2s', '--static', `${EXAMPLE}/dist`]);
+  browser = await launch();
+  page = await browser.context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+});
+
+/** True once the browser has dropped the access cookie (Max-Age ran out). */
+async function accessExpired() {
+  const cookies = await browser.context.cookies(backend.url);
+  return !cookies.some((cookie) => cookie.name === 'access');
+}
+
+test('an expiry burst through Axios and fetch costs one refresh and no session end', async () => {
+  await page.goto(`${backend.url}/`);
+  await page.fill('input[name=password]', 'secret');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=list] li >> nth=4');
+
+  await waitFor('the access cookie to expire', accessExpired, { attempts: 100, interval: 100 });
+  assert.deepEqual(refreshOutcomes(await backend.metrics()), {}, 'no refresh before the burst');
+
+  // Fifteen requests with the expired credential: the Axios list (5) and
+  // the ten fetches, started in the same task.
+  await page.evaluate(() => {
+    const buttons = [...document.querySelectorAll('button')];
+    buttons.find((b) => b.textContent === 'Reload').click();
+    buttons.find((b) => b.textContent === 'Load ten').click();
+  });
+  await page.waitForSelector('[data-testid=ten]');
+  await page.waitForSelector('[data-testid=list] li >> nth=4');
+
+  const ten = await page.textContent('[data-testid=ten]');
+  assert.equal(ten, '101, 102, 103, 104, 105, 106, 107, 108, 109, 110');
+  assert.equal(await page.locator('[role=alert]').count(), 0, 'no request failed');
+  assert.equal(await page.locator('[data-testid=dashboard]').count(), 1, 'still logged in');
+  assert.equal(await page.textContent('[data-testid=refreshes]'), '1');
+  const metrics = await backend.metrics();
+  assert.deepEqual(refreshOutcomes(metrics), { success: 1 }, 'exactly one refresh, and it succeeded');
+  assert.equal(metrics.blacklist_hits_total, 0);
+  assert.equal(metrics.logins_total, 1);
+});
+
+test('a refused refresh sends the user to the login view', async () => {
+  // The refresh token is revoked behind the page's back (as a logout in
+  // another browser would): the next 401 ends the session.
+  const logout = await browser.context.request.post(`${backend.url}/api/auth/logout/`);
+  assert.equal(logout.status(), 200);
+  await page.click('text=Reload');
+  await page.waitForSelector('[data-testid=login]');
+  assert.equal(await page.textContent('[data-testid=notice]'), 'Your session expired. Please log in again.');
+  assert.equal(await page.locator('[role=alert]').count(), 0, 'the session end is not shown as an error');
+
+  // And logging in again works straight away.
+  await page.fill('input[name=password]', 'secret');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=list] li >> nth=4');
+  assert.equal((await backend.metrics()).logins_total, 2);
+});
