@@ -53,7 +53,7 @@ www/node_modules/.installed: www/package.json www/package-lock.json
 	cd www && npm ci --no-audit --no-fund
 	touch $@
 
-test: setup lint test-native test-browser test-package
+test: setup lint test-native test-browser test-package test-npm
 
 ## The packed tarball as apps use it: installed offline, the TypeScript types
 ## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the

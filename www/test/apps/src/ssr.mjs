@@ -4,7 +4,7 @@
 // line.
 
 const touched = [];
-for (const name of ['window', 'document', 'localStorage', 'sessionStorage']) {
+for (const name of ['window', 'document']) {
   Object.defineProperty(globalThis, name, {
     configurable: true,
     get() {
