@@ -25,7 +25,7 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package test-npm build pkg size bench clean
+.PHONY: help setup test lint test-native test-browser test-package test-npm build pkg size bench bench-loading clean
 
 help:
 	@echo "make demo   set up, build, start the reference backend with the demo page"
@@ -113,6 +113,11 @@ size:
 		snippets/*/src/web/bridge.js index.js bridge.js; do \
 		printf "%-58s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \
 	done | awk '{ print; raw += $$2; gz += $$4 } END { printf "%-58s %7d bytes %7d gzip\n", "total", raw, gz }'
+
+## How the wasm is loaded: by URL (shipped) against inlined as base64;
+## bytes downloaded and time to ready in Chromium.
+bench-loading: pkg
+	node www/test/npm/measure-loading.mjs
 
 bench: build
 	cargo bench -p refresh-backend --bench refresh_throughput
