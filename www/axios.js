@@ -13,7 +13,7 @@
 // meaning; a rejection from the coordinator reaches the caller as an
 // `AxiosError` whose `cause` is the typed error.
 
-import { AxiosError, getAdapter } from 'axios';
+import { AxiosError, VERSION, getAdapter } from 'axios';
 import { createAuthFetch, isRefreshCoordinatorError } from './index.js';
 
 // Deliberately exported: `attachAxios` only. The coordinator, the options
@@ -41,6 +41,12 @@ export function attachAxios(instance, authFetchOrOptions) {
     typeof instance.defaults !== 'object'
   ) {
     throw new TypeError('refresh-coordinator: attachAxios(instance) needs an Axios instance');
+  }
+  // Before 1.12 the fetch adapter ignores `env.fetch` and would send past
+  // the coordinator without a word.
+  const [major, minor] = String(VERSION).split('.').map(Number);
+  if (!(major === 1 && minor >= 12)) {
+    throw new TypeError(`refresh-coordinator: attachAxios needs Axios 1.12 or later 1.x, not ${VERSION}`);
   }
   let authFetch = authFetchOrOptions;
   if (typeof authFetch === 'function') {
