@@ -76,6 +76,8 @@ extern "C" {
     fn throwing_app_callbacks_break_nothing(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = bearerTokensComeFromTheStoreAndRotate)]
     fn bearer_tokens_come_from_the_store_and_rotate(create: &Function) -> Promise;
+    #[wasm_bindgen(js_name = reloadedPageWaitsForTheRefreshItsPredecessorSent)]
+    fn reloaded_page_waits_for_the_refresh_its_predecessor_sent(create: &Function) -> Promise;
     #[wasm_bindgen(js_name = cookieModeRejectsSetTokens)]
     fn cookie_mode_rejects_set_tokens(create: &Function) -> Promise;
 }
@@ -179,4 +181,12 @@ async fn bearer_tokens_come_from_the_app_store_and_rotate() {
 #[wasm_bindgen_test]
 async fn cookie_mode_explains_that_set_tokens_is_for_bearer_mode() {
     run(cookie_mode_rejects_set_tokens(&create())).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_reloaded_page_waits_for_the_refresh_its_predecessor_sent() {
+    run(reloaded_page_waits_for_the_refresh_its_predecessor_sent(
+        &create(),
+    ))
+    .await;
 }

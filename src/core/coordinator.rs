@@ -68,14 +68,39 @@ enum Flight {
         attempt: u32,
         until: Instant,
     },
-    /// Attempt `attempt` got no answer; `probe` is on the wire to learn
-    /// whether the rotated credential landed anyway.
+    /// Attempt `attempt` got no answer (or, with `landing`, a refresh of a
+    /// previous page load may be landing); `probe` is on the wire to learn
+    /// whether the rotated credential arrived anyway.
     Probing {
         probe: RequestId,
         attempt: u32,
         deadline: Instant,
+        landing: Option<Landing>,
+    },
+    /// A 401 came while a refresh sent by a previous page load may still be
+    /// landing (see [`Coordinator::refresh_may_be_landing`]): instead of
+    /// refreshing with the token it rotated, the first waiter is sent again
+    /// at `next_probe` to see whether the new cookie arrived.
+    Landing {
+        landing: Landing,
+        next_probe: Instant,
     },
 }
+
+/// Waiting for a refresh this coordinator did not send to land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Landing {
+    /// After this, stop waiting and refresh.
+    until: Instant,
+    /// The pause before the next probe; doubles after each failed one.
+    wait: Duration,
+}
+
+/// The first pause before probing for a landing refresh. Short: on a page
+/// that was reloaded mid-refresh, the answer is usually milliseconds away.
+const FIRST_LANDING_WAIT: Duration = Duration::from_millis(50);
+/// Pauses between probes grow up to this.
+const MAX_LANDING_WAIT: Duration = Duration::from_secs(1);
 
 /// The coordinator of one credential: one flight, many requests.
 #[derive(Debug)]
@@ -94,6 +119,9 @@ pub struct Coordinator {
     /// its request still waits with that deadline.
     deadlines: VecDeque<(Instant, RequestId)>,
     actions: VecDeque<Action>,
+    /// Until when a refresh sent by a previous page load may still land;
+    /// cleared once the credential is known to have changed.
+    inherited_landing: Option<Instant>,
     next_request: u64,
     next_refresh: u64,
     jitter: Jitter,
@@ -112,6 +140,7 @@ impl Coordinator {
             waiting: 0,
             deadlines: VecDeque::new(),
             actions: VecDeque::new(),
+            inherited_landing: None,
             next_request: 0,
             next_refresh: 0,
             jitter: Jitter::new(seed),
@@ -185,7 +214,7 @@ impl Coordinator {
             self.settle(id, Action::Deliver { request: id });
         } else {
             if self.flight == Flight::Idle {
-                self.start_refresh(now, 1);
+                self.start_flight(now);
             }
             if replayable {
                 self.wait(id, now, Some(sent_with));
@@ -196,11 +225,13 @@ impl Coordinator {
     }
 
     fn on_probe_answer(&mut self, now: Instant, id: RequestId, answer: Answer, deadline: Instant) {
-        let attempt = match self.flight {
-            Flight::Probing { attempt, .. } => attempt,
+        let (attempt, landing) = match self.flight {
+            Flight::Probing {
+                attempt, landing, ..
+            } => (attempt, landing),
             // Not reachable: a probing request is always the flight's probe.
             // Treat it as an inconclusive probe of a first attempt.
-            _ => 1,
+            _ => (1, None),
         };
         match answer {
             Answer::Other => {
@@ -213,13 +244,13 @@ impl Coordinator {
                 // The credential did not change; the probe waits again.
                 self.flight = Flight::Idle;
                 self.set_waiting(id, Some(self.generation), deadline);
-                self.retry_or_give_up(now, attempt, Unavailability::Network, None);
+                self.after_failed_probe(now, attempt, landing, Unavailability::Network);
             }
             Answer::Failed => {
                 // The caller gets its network error, as plain fetch would.
                 self.flight = Flight::Idle;
                 self.settle(id, Action::Deliver { request: id });
-                self.retry_or_give_up(now, attempt, Unavailability::Network, None);
+                self.after_failed_probe(now, attempt, landing, Unavailability::Network);
             }
         }
     }
@@ -321,10 +352,19 @@ impl Coordinator {
                     self.start_refresh(now, attempt.saturating_add(1));
                 }
             }
+            Flight::Landing {
+                landing,
+                next_probe,
+            } if next_probe <= now => {
+                if !self.probe_first_waiter(now, 0, Some(landing)) {
+                    self.flight = Flight::Idle;
+                }
+            }
             Flight::Probing {
                 probe,
                 attempt,
                 deadline,
+                landing,
             } if deadline <= now => {
                 // The probe hangs. Let it finish as an ordinary request sent
                 // with the unchanged credential, and carry on retrying.
@@ -336,7 +376,7 @@ impl Coordinator {
                     },
                 );
                 self.flight = Flight::Idle;
-                self.retry_or_give_up(now, attempt, Unavailability::Timeout, None);
+                self.after_failed_probe(now, attempt, landing, Unavailability::Timeout);
             }
             _ => {}
         }
@@ -352,10 +392,20 @@ impl Coordinator {
         match tracked.phase {
             Phase::Waiting { .. } => self.stopped_waiting(),
             Phase::Probing { .. } => {
-                if let Flight::Probing { attempt, .. } = self.flight {
+                if let Flight::Probing {
+                    attempt, landing, ..
+                } = self.flight
+                {
                     // The probe will never answer; ask another waiter.
                     self.flight = Flight::Idle;
-                    self.after_lost_answer(now, attempt);
+                    match landing {
+                        Some(landing) => {
+                            if !self.probe_first_waiter(now, attempt, Some(landing)) {
+                                self.flight = Flight::Idle;
+                            }
+                        }
+                        None => self.after_lost_answer(now, attempt),
+                    }
                 }
             }
             Phase::Sent { .. } => {}
@@ -370,6 +420,7 @@ impl Coordinator {
     pub fn credential_changed(&mut self) {
         self.generation = self.generation.next();
         self.session = Session::Active;
+        self.inherited_landing = None;
         match self.flight {
             Flight::Idle => {}
             Flight::Refreshing {
@@ -385,7 +436,7 @@ impl Coordinator {
                     superseded: true,
                 };
             }
-            Flight::BackingOff { .. } => self.flight = Flight::Idle,
+            Flight::BackingOff { .. } | Flight::Landing { .. } => self.flight = Flight::Idle,
             Flight::Probing { probe, .. } => {
                 // The probe went out with the old credential; a 401 to it is
                 // now stale and will be replayed.
@@ -427,6 +478,7 @@ impl Coordinator {
             } => Some(deadline),
             Flight::BackingOff { until, .. } => Some(until),
             Flight::Probing { deadline, .. } => Some(deadline),
+            Flight::Landing { next_probe, .. } => Some(next_probe),
             _ => None,
         };
         let waiter = self
@@ -473,7 +525,27 @@ impl Coordinator {
         match self.flight {
             Flight::Idle => false,
             Flight::Refreshing { superseded, .. } => !superseded,
-            Flight::BackingOff { .. } | Flight::Probing { .. } => true,
+            Flight::BackingOff { .. } | Flight::Probing { .. } | Flight::Landing { .. } => true,
+        }
+    }
+
+    /// The first 401 of a flight: refresh, unless a refresh sent by a
+    /// previous page load may still be landing, in which case wait for it.
+    fn start_flight(&mut self, now: Instant) {
+        match self.inherited_landing {
+            Some(until) if now < until && self.config.probe_after_lost_answer => {
+                self.flight = Flight::Landing {
+                    landing: Landing {
+                        until,
+                        wait: FIRST_LANDING_WAIT,
+                    },
+                    next_probe: now.after(FIRST_LANDING_WAIT),
+                };
+            }
+            _ => {
+                self.inherited_landing = None;
+                self.start_refresh(now, 1);
+            }
         }
     }
 
@@ -492,6 +564,7 @@ impl Coordinator {
 
     fn succeed(&mut self) {
         self.generation = self.generation.next();
+        self.inherited_landing = None;
         self.flight = Flight::Idle;
         self.notify(Notice::RefreshSucceeded {
             generation: self.generation,
@@ -500,23 +573,62 @@ impl Coordinator {
     }
 
     fn after_lost_answer(&mut self, now: Instant, attempt: u32) {
-        let probe = if self.config.probe_after_lost_answer {
-            self.waiting_ids().next()
-        } else {
-            None
-        };
-        match probe {
-            Some((id, deadline)) => {
-                self.set_phase(id, Phase::Probing { deadline });
-                self.flight = Flight::Probing {
-                    probe: id,
-                    attempt,
-                    deadline: now.after(self.config.refresh_timeout),
-                };
-                self.actions.push_back(Action::Probe { request: id });
-            }
-            None => self.retry_or_give_up(now, attempt, Unavailability::Network, None),
+        if !(self.config.probe_after_lost_answer && self.probe_first_waiter(now, attempt, None)) {
+            self.retry_or_give_up(now, attempt, Unavailability::Network, None);
         }
+    }
+
+    /// Sends the oldest waiter as a probe. False if nobody waits.
+    fn probe_first_waiter(&mut self, now: Instant, attempt: u32, landing: Option<Landing>) -> bool {
+        let Some((id, deadline)) = self.waiting_ids().next() else {
+            return false;
+        };
+        self.set_phase(id, Phase::Probing { deadline });
+        self.flight = Flight::Probing {
+            probe: id,
+            attempt,
+            deadline: now.after(self.config.refresh_timeout),
+            landing,
+        };
+        self.actions.push_back(Action::Probe { request: id });
+        true
+    }
+
+    /// The probe was refused, failed or hung: wait for a landing refresh a
+    /// little longer, or refresh now, or retry after a lost answer.
+    fn after_failed_probe(
+        &mut self,
+        now: Instant,
+        attempt: u32,
+        landing: Option<Landing>,
+        cause: Unavailability,
+    ) {
+        match landing {
+            Some(Landing { until, wait }) if now < until => {
+                let wait = wait.saturating_mul(2).min(MAX_LANDING_WAIT);
+                self.flight = Flight::Landing {
+                    landing: Landing { until, wait },
+                    next_probe: now.after(wait).min(until),
+                };
+            }
+            Some(_) => {
+                // It never landed: whatever happened to it, refresh now.
+                self.inherited_landing = None;
+                if self.waiting > 0 {
+                    self.start_refresh(now, 1);
+                }
+            }
+            None => self.retry_or_give_up(now, attempt, cause, None),
+        }
+    }
+
+    /// A refresh sent by a previous load of this page (a reload, a
+    /// navigation) may still be on its way and land its rotated cookie until
+    /// `until`. A 401 before then waits for it, probing, instead of
+    /// refreshing with the token it already rotated. Cookie mode only
+    /// ([`Config::probe_after_lost_answer`]).
+    pub fn refresh_may_be_landing(&mut self, until: Instant) {
+        self.inherited_landing = Some(until);
     }
 
     fn retry_or_give_up(
@@ -596,7 +708,9 @@ impl Coordinator {
                     superseded: true,
                 };
             }
-            Flight::Idle | Flight::BackingOff { .. } => self.flight = Flight::Idle,
+            Flight::Idle | Flight::BackingOff { .. } | Flight::Landing { .. } => {
+                self.flight = Flight::Idle;
+            }
         }
         self.fail_waiters(Failure::SessionExpired);
         self.notify(Notice::SessionExpired { remote });

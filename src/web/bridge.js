@@ -228,6 +228,32 @@ export function discard(response) {
   }
 }
 
+// A refresh in flight is noted in sessionStorage (per tab, kept across
+// reloads): if a reload cuts the page off, the next load knows that the
+// rotated cookie may still be landing, and waits for it instead of
+// refreshing with the token that refresh rotated. Storage can be missing or
+// refuse access (sandboxed frames); then there is simply no note.
+const NOTE = 'refresh-coordinator:refresh-sent:';
+
+/** Notes (a time in ms since the epoch) or clears the note for `url`. */
+export function noteRefresh(url, at) {
+  try {
+    if (at) sessionStorage.setItem(NOTE + url, String(at));
+    else sessionStorage.removeItem(NOTE + url);
+  } catch {
+    // No storage: no note.
+  }
+}
+
+/** When a refresh to `url` was sent by a page that never saw it end, or 0. */
+export function notedRefresh(url) {
+  try {
+    return Number(sessionStorage.getItem(NOTE + url)) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** True when `body` can only be read once (a ReadableStream). */
 export function isStream(body) {
   return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;

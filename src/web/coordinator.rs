@@ -96,7 +96,16 @@ impl AuthCoordinator {
     pub fn new(options: JsValue) -> Result<AuthCoordinator, JsValue> {
         let options = Options::read(&options)?;
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let core = Coordinator::new(options.core.clone(), seed);
+        let mut core = Coordinator::new(options.core.clone(), seed);
+        if let Mode::Cookie = options.mode {
+            // A refresh a previous load of this page sent may still land.
+            let age = js_sys::Date::now() - platform::noted_refresh(&options.refresh.url);
+            let timeout = options.core.refresh_timeout.as_millis() as f64;
+            if (0.0..timeout).contains(&age) {
+                let left = core::time::Duration::from_millis((timeout - age) as u64);
+                core.refresh_may_be_landing(now().after(left));
+            }
+        }
         let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
             let weak = weak.clone();
             let handler =
@@ -429,6 +438,9 @@ impl Shared {
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.refresh = Some((refresh, 0));
         }
+        if let Mode::Cookie = self.options.mode {
+            platform::note_refresh(&self.options.refresh.url, js_sys::Date::now());
+        }
         let sent = self.send(&request);
         self.host
             .watch(&sent, kind::REFRESH, refresh.number() as f64);
@@ -476,6 +488,9 @@ impl Shared {
     }
 
     fn refresh_ended(self: &Rc<Self>, refresh: RefreshId, outcome: RefreshOutcome) {
+        if let Mode::Cookie = self.options.mode {
+            platform::note_refresh(&self.options.refresh.url, 0.0);
+        }
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.refresh = None;
             state.core.on_refresh_outcome(now(), refresh, outcome);

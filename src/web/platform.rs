@@ -46,6 +46,14 @@ extern "C" {
     /// Calls an app callback; its exception is reported, not propagated.
     #[wasm_bindgen(js_name = callApp)]
     pub fn call_app(callback: &Function, argument: &JsValue);
+    /// Notes in sessionStorage that a refresh to `url` was sent at `at` (ms
+    /// since the epoch), or clears the note (`at` = 0).
+    #[wasm_bindgen(js_name = noteRefresh)]
+    pub fn note_refresh(url: &str, at: f64);
+    /// The time of a refresh to `url` a previous page load sent and never
+    /// saw end, or 0.
+    #[wasm_bindgen(js_name = notedRefresh)]
+    pub fn noted_refresh(url: &str) -> f64;
     #[wasm_bindgen(js_name = isStream)]
     pub fn is_stream(body: &JsValue) -> bool;
     /// The error every call is rejected with after a fault, or null.

@@ -157,3 +157,86 @@ fn lost_answers_exhausting_retries_reject_with_network_unavailable() {
         )))
     );
 }
+
+/// A reload cut the page off from its refresh, whose rotated cookie may
+/// still land: the next load waits for it instead of refreshing with the
+/// token it rotated (which a no-grace server refuses).
+#[test]
+fn a_401_while_a_previous_loads_refresh_may_land_waits_and_probes_instead_of_refreshing() {
+    let mut host = Host::new();
+    host.core
+        .refresh_may_be_landing(host.now.after(Duration::from_secs(10)));
+    let ids: Vec<_> = (0..3).map(|_| host.issue()).collect();
+    for &id in &ids {
+        host.answer(id, Answer::Unauthorized);
+    }
+    assert!(
+        host.refreshes.is_empty(),
+        "no refresh with the rotated token"
+    );
+    assert!(host.core.is_refreshing(), "the waiters wait");
+    host.fire_next_timer();
+    assert_eq!(
+        host.sends_of(ids[0]),
+        vec![(false, false), (true, true)],
+        "a probe"
+    );
+    host.answer(ids[0], Answer::Unauthorized); // not landed yet
+    host.fire_next_timer();
+    host.answer(ids[0], Answer::Unauthorized);
+    host.fire_next_timer();
+    assert_eq!(
+        host.sends_of(ids[0]).len(),
+        4,
+        "probing again, with growing pauses"
+    );
+    host.answer(ids[0], Answer::Other); // the cookie landed
+    assert_eq!(host.outcome(ids[0]), Some(Settled::Delivered));
+    assert_eq!(host.sends_of(ids[1]), vec![(false, false), (true, false)]);
+    assert!(host.refreshes.is_empty());
+    // Landed: a later expiry refreshes normally.
+    host.answer(ids[1], Answer::Other);
+    host.answer(ids[2], Answer::Other);
+    let next = host.issue();
+    host.answer(next, Answer::Unauthorized);
+    assert_eq!(host.refreshes.len(), 1);
+}
+
+#[test]
+fn a_refresh_that_never_lands_is_waited_for_only_until_its_deadline() {
+    let mut host = Host::new();
+    let until = host.now.after(Duration::from_secs(2));
+    host.core.refresh_may_be_landing(until);
+    let id = host.issue();
+    host.answer(id, Answer::Unauthorized);
+    for _ in 0..20 {
+        if !host.refreshes.is_empty() {
+            break;
+        }
+        host.fire_next_timer();
+        if host.sends_of(id).last() == Some(&(true, true)) {
+            host.answer(id, Answer::Unauthorized);
+        }
+    }
+    assert_eq!(host.refreshes.len(), 1, "then it refreshes");
+    assert!(host.now >= until && host.now <= until.after(Duration::from_secs(1)));
+    host.refresh_ends(ROTATED);
+    assert_eq!(host.sends_of(id).last(), Some(&(true, false)));
+}
+
+#[test]
+fn a_landing_deadline_already_past_or_bearer_mode_refreshes_at_once() {
+    let mut host = Host::new();
+    host.core.refresh_may_be_landing(host.now);
+    let id = host.issue();
+    host.answer(id, Answer::Unauthorized);
+    assert_eq!(host.refreshes.len(), 1);
+
+    let mut bearer = Host::bearer();
+    bearer
+        .core
+        .refresh_may_be_landing(bearer.now.after(Duration::from_secs(10)));
+    let id = bearer.issue();
+    bearer.answer(id, Answer::Unauthorized);
+    assert_eq!(bearer.refreshes.len(), 1, "a lost body cannot land");
+}

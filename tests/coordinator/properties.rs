@@ -21,6 +21,7 @@ enum Op {
     Tick { millis: u64 },
     CredentialChanged,
     SessionEndedElsewhere,
+    MayBeLanding { millis: u64 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -48,6 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u64..15_000).prop_map(|millis| Op::Tick { millis }),
         1 => Just(Op::CredentialChanged),
         1 => Just(Op::SessionEndedElsewhere),
+        1 => (0u64..15_000).prop_map(|millis| Op::MayBeLanding { millis }),
     ]
 }
 
@@ -57,6 +59,9 @@ struct Model {
     on_wire: BTreeSet<RequestId>,
     outstanding: Option<RefreshId>,
     last_outcome: Option<RefreshOutcome>,
+    /// A refresh of a previous page load was announced: probes may come
+    /// without a lost answer of ours.
+    landing_announced: bool,
     generation: Generation,
     sent_at: BTreeMap<RequestId, Generation>,
     issued: Vec<RequestId>,
@@ -76,6 +81,7 @@ impl Model {
             on_wire: BTreeSet::new(),
             outstanding: None,
             last_outcome: None,
+            landing_announced: false,
             generation: Generation::default(),
             sent_at: BTreeMap::new(),
             issued: Vec::new(),
@@ -108,7 +114,10 @@ impl Model {
                     self.on_wire.insert(request);
                 }
                 Action::Probe { request } => {
-                    prop_assert_eq!(self.last_outcome, Some(RefreshOutcome::Lost));
+                    prop_assert!(
+                        self.landing_announced || self.last_outcome == Some(RefreshOutcome::Lost),
+                        "a probe without a lost answer or a landing refresh"
+                    );
                     self.sent_at.insert(request, self.generation);
                     self.on_wire.insert(request);
                 }
@@ -175,6 +184,11 @@ impl Model {
                 self.generation = self.core.generation();
             }
             Op::SessionEndedElsewhere => self.core.session_ended_elsewhere(),
+            Op::MayBeLanding { millis } => {
+                self.landing_announced = true;
+                self.core
+                    .refresh_may_be_landing(self.now.after(Duration::from_millis(millis)));
+            }
         }
         self.drain()
     }

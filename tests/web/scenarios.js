@@ -67,6 +67,11 @@ async function settleAll(promises, what = 'every call to settle') {
 }
 
 function setup(mode, extra = {}) {
+  // Every scenario is a fresh page load: no note of a refresh some earlier
+  // scenario left unanswered.
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith('refresh-coordinator:')) sessionStorage.removeItem(key);
+  }
   const server = new FakeServer({ mode });
   const events = [];
   const expired = [];
@@ -531,4 +536,34 @@ export async function cookieModeRejectsSetTokens(create) {
     thrown = error;
   }
   check(thrown instanceof TypeError && thrown.message.includes('sessionStarted'), 'explains what to do');
+}
+
+export async function reloadedPageWaitsForTheRefreshItsPredecessorSent(create) {
+  const key = `refresh-coordinator:refresh-sent:${COOKIE_REFRESH}`;
+  const { server, options } = setup('cookie');
+  // The previous load of this page sent a refresh and was reloaded away.
+  sessionStorage.setItem(key, String(Date.now()));
+  try {
+    const c = create(options);
+    server.expireAccess();
+    const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+    await until(() => server.seen.length >= 3, 'a probe after the 401s');
+    same(server.refreshes.length, 0, 'no refresh with the token it rotated');
+    // Its answer lands: the jar gets the rotated cookie.
+    server.login();
+    const results = await settleAll(calls);
+    check(results.every((r) => r.value && r.value.status === 200), 'all succeed');
+    same(server.refreshes.length, 0, 'still none');
+
+    // A refresh of this page is noted while out, and the note cleared after.
+    server.expireAccess();
+    const next = c.fetch(`${DATA}3/`);
+    await server.refreshesArrived(1);
+    check(Number(sessionStorage.getItem(key)) > 0, 'noted while in flight');
+    server.rotate();
+    await next;
+    same(sessionStorage.getItem(key), null, 'cleared once it ended');
+  } finally {
+    sessionStorage.removeItem(key);
+  }
 }
