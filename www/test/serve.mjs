@@ -39,6 +39,11 @@ export async function serve(mounts) {
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        // Chromium keeps idle keep-alive sockets open, which close() waits for.
+        server.closeAllConnections();
+      }),
   };
 }
