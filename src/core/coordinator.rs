@@ -355,11 +355,7 @@ impl Coordinator {
             Flight::Landing {
                 landing,
                 next_probe,
-            } if next_probe <= now => {
-                if !self.probe_first_waiter(now, 0, Some(landing)) {
-                    self.flight = Flight::Idle;
-                }
-            }
+            } if next_probe <= now => self.probe_for_landing(now, landing),
             Flight::Probing {
                 probe,
                 attempt,
@@ -399,11 +395,7 @@ impl Coordinator {
                     // The probe will never answer; ask another waiter.
                     self.flight = Flight::Idle;
                     match landing {
-                        Some(landing) => {
-                            if !self.probe_first_waiter(now, attempt, Some(landing)) {
-                                self.flight = Flight::Idle;
-                            }
-                        }
+                        Some(landing) => self.probe_for_landing(now, landing),
                         None => self.after_lost_answer(now, attempt),
                     }
                 }
@@ -592,6 +584,14 @@ impl Coordinator {
         };
         self.actions.push_back(Action::Probe { request: id });
         true
+    }
+
+    /// Probes for a landing refresh; with nobody left waiting, the flight
+    /// ends (the next 401 starts over).
+    fn probe_for_landing(&mut self, now: Instant, landing: Landing) {
+        if !self.probe_first_waiter(now, 0, Some(landing)) {
+            self.flight = Flight::Idle;
+        }
     }
 
     /// The probe was refused, failed or hung: wait for a landing refresh a
