@@ -25,7 +25,7 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package test-npm build pkg size bench bench-loading clean
+.PHONY: help setup test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean
 
 help:
 	@echo "make demo   set up, build, start the reference backend with the demo page"
@@ -53,7 +53,7 @@ www/node_modules/.installed: www/package.json www/package-lock.json
 	cd www && npm ci --no-audit --no-fund
 	touch $@
 
-test: setup lint test-native test-browser test-package test-npm
+test: setup lint test-native test-browser test-package test-e2e test-npm
 
 ## The packed tarball as apps use it: installed offline, the TypeScript types
 ## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the
@@ -77,6 +77,14 @@ test-native:
 
 test-browser:
 	wasm-pack test --headless --chrome --features fault-injection
+
+## The package in Chromium against the reference backend (SimpleJWT rotation
+## and blacklist, no grace window): every scenario in cookie and bearer mode,
+## refresh-coordinator asserted, the hand-written interceptor reported
+## (target/e2e-report.md).
+test-e2e: build
+	cargo build --profile server -p refresh-backend
+	node --test --test-concurrency=1 www/e2e/*.test.mjs
 
 ## The built package, loaded the way an app loads it.
 test-package: build

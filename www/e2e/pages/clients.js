@@ -1,0 +1,114 @@
+// The two clients the end-to-end scenarios compare, as a page uses them:
+// refresh-coordinator, and the interceptor apps write by hand (each 401
+// refreshes on its own, then retries once).
+
+import { createAuthFetch } from '/pkg/index.js';
+
+const REFRESH = { cookie: '/api/auth/token/refresh/', bearer: '/api/token/refresh/' };
+const LOGIN = { cookie: '/api/auth/login/', bearer: '/api/token/' };
+export const USER = { username: 'alice', password: 'correct horse' };
+
+/**
+ * Bearer tokens in sessionStorage, so a reloaded page still has them (what
+ * the reload scenarios need); cookie mode keeps nothing in storage.
+ */
+const sessionTokens = {
+  get: () => JSON.parse(sessionStorage.getItem('tokens') || 'null'),
+  set: (tokens) =>
+    tokens ? sessionStorage.setItem('tokens', JSON.stringify(tokens)) : sessionStorage.removeItem('tokens'),
+};
+
+/** Counts kept across reloads of the page. */
+export const tally = {
+  get: (name) => Number(sessionStorage.getItem(`tally:${name}`) || 0),
+  bump: (name) => sessionStorage.setItem(`tally:${name}`, String(tally.get(name) + 1)),
+};
+
+/** Logs in with the raw `fetch`, as the app's login form would. */
+export async function login(mode) {
+  const response = await fetch(LOGIN[mode], {
+    method: 'POST',
+    credentials: 'include',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(USER),
+  });
+  if (!response.ok) throw new Error(`login failed: ${response.status}`);
+  if (mode === 'bearer') {
+    const { access, refresh } = await response.json();
+    sessionTokens.set({ access, refresh });
+  }
+}
+
+/** A request with the current credential and no refresh logic. */
+export function rawFetch(mode, url, init = {}) {
+  const headers = new Headers(init.headers);
+  const tokens = sessionTokens.get();
+  if (mode === 'bearer' && tokens) headers.set('Authorization', `Bearer ${tokens.access}`);
+  return fetch(url, { ...init, headers, credentials: 'include' });
+}
+
+/** SHA-256 of every body sent, by URL, in order (`record: true`). */
+export const sentBodies = {};
+
+async function sha256(buffer) {
+  const digest = await crypto.subtle.digest('SHA-256', buffer);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `fetch` that first notes the hash of the exact bytes it sends. */
+async function recordingFetch(request) {
+  if (request.method === 'POST' && !request.url.includes('/api/auth/') && !request.url.includes('/api/token/')) {
+    const hash = await sha256(await request.clone().arrayBuffer());
+    (sentBodies[request.url] ||= []).push(hash);
+  }
+  return fetch(request);
+}
+
+/** refresh-coordinator, configured for the scenario. */
+export function coordinator(mode, { record = false, ...options } = {}) {
+  const events = [];
+  const authFetch = createAuthFetch({
+    mode,
+    ...(record ? { fetch: recordingFetch } : {}),
+    tokenStore: mode === 'bearer' ? sessionTokens : undefined,
+    onSessionExpired: () => tally.bump('sessionExpired'),
+    onEvent: (event) => events.push({ ...event, at: performance.now() }),
+    ...options,
+  });
+  return { name: 'coordinator', fetch: authFetch, events, authFetch };
+}
+
+/**
+ * The interceptor from the blog posts and Stack Overflow answers, without
+ * the queue: a 401 refreshes, then the request is retried once; a refused
+ * refresh ends the session.
+ */
+export function naive(mode, options = {}) {
+  const events = [];
+  const send = (url, init = {}) => rawFetch(mode, url, init);
+  async function naiveFetch(url, init = {}) {
+    const first = await send(url, init);
+    if (first.status !== 401) return first;
+    events.push({ type: 'refresh-start', at: performance.now() });
+    const tokens = sessionTokens.get();
+    const refreshed = await fetch(REFRESH[mode], {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: mode === 'bearer' ? JSON.stringify({ refresh: tokens && tokens.refresh }) : '{}',
+      ...(options.keepalive ? { keepalive: true } : {}),
+    });
+    if (!refreshed.ok) {
+      tally.bump('sessionExpired');
+      const error = new Error('session expired');
+      error.name = 'SessionExpiredError';
+      throw error;
+    }
+    if (mode === 'bearer') {
+      const body = await refreshed.json();
+      sessionTokens.set({ access: body.access, refresh: body.refresh || tokens.refresh });
+    }
+    return send(url, init);
+  }
+  return { name: 'naive', fetch: naiveFetch, events };
+}

@@ -1,0 +1,195 @@
+// The scenarios, run inside the page by the end-to-end tests, which first
+// wait for the access token to expire (waitForExpiry). Each returns
+// a summary of what the app saw; the tests compare it with the backend's
+// /metrics. Every wait is a bounded loop on a condition.
+
+import { coordinator, login, naive, rawFetch, sentBodies, tally } from './clients.js';
+
+let client = null;
+let mode = 'cookie';
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `condition()`, checking every `step` ms, at most `limit` ms. */
+async function until(condition, what, limit = 15_000, step = 25) {
+  for (let waited = 0; waited <= limit; waited += step) {
+    if (await condition()) return;
+    await pause(step);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** What the app saw of a batch of calls. Every call must have settled. */
+async function summarize(calls) {
+  const results = await Promise.allSettled(calls);
+  const summary = { issued: calls.length, settled: results.length, ok: 0, statuses: {}, errors: {} };
+  for (const r of results) {
+    if (r.status === 'fulfilled') {
+      summary.statuses[r.value.status] = (summary.statuses[r.value.status] || 0) + 1;
+      if (r.value.ok) summary.ok += 1;
+    } else {
+      const name = (r.reason && r.reason.name) || String(r.reason);
+      summary.errors[name] = (summary.errors[name] || 0) + 1;
+    }
+  }
+  summary.failed = summary.issued - summary.ok;
+  summary.sessionExpired = tally.get('sessionExpired');
+  summary.refreshStarts = client ? client.events.filter((e) => e.type === 'refresh-start').length : 0;
+  return summary;
+}
+
+export async function setup(kind, m, options = {}, { keepStorage = false } = {}) {
+  mode = m;
+  if (!keepStorage) sessionStorage.clear();
+  await login(mode);
+  client = kind === 'naive' ? naive(mode, options) : coordinator(mode, options);
+  if (kind !== 'naive' && mode === 'bearer') await client.authFetch.ready;
+}
+
+/** Waits until the access token is refused, without refreshing. */
+export async function waitForExpiry() {
+  await until(async () => (await rawFetch(mode, '/api/data/0/')).status === 401, 'the access token to expire');
+}
+
+export async function burst(n) {
+  return summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+}
+
+/**
+ * Slow requests leave while the access token is still valid, and their 401s
+ * arrive after a fast request's refresh has finished.
+ */
+export async function late401s(slow, delayMs, sendAfterMs) {
+  // Late in the access token's life, so they are authenticated after it
+  // expired but their replays (as slow) finish within the next one's.
+  await pause(sendAfterMs);
+  const slowCalls = Array.from({ length: slow }, (_, i) =>
+    client.fetch(`/api/data/${100 + i}/?delay_ms=${delayMs}`),
+  );
+  await waitForExpiry();
+  const fast = await summarize([client.fetch('/api/data/1/')]);
+  const late = await summarize(slowCalls);
+  return { fast, late };
+}
+
+/** Requests issued while a slow refresh is out: they must wait for it. */
+export async function slowRefresh(n) {
+  const first = client.fetch('/api/data/0/');
+  const later = [];
+  for (let i = 1; i <= n; i++) {
+    await pause(100);
+    later.push(client.fetch(`/api/data/${i}/`));
+  }
+  return summarize([first, ...later]);
+}
+
+export async function retries(n) {
+  const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  // The gap between an answer that said "retry" and the next attempt.
+  const gaps = [];
+  const events = client.events;
+  for (let i = 0; i < events.length; i++) {
+    if (events[i].type === 'refresh-end' && events[i].retrying) {
+      const next = events.slice(i + 1).find((e) => e.type === 'refresh-start');
+      if (next) gaps.push(Math.round(next.at - events[i].at));
+    }
+  }
+  return { ...summary, gaps };
+}
+
+/** The refresh token is blacklisted (a logout elsewhere) before expiry. */
+export async function refused(n) {
+  const tokens = JSON.parse(sessionStorage.getItem('tokens') || 'null');
+  if (mode === 'cookie') {
+    await fetch('/api/auth/logout/', { method: 'POST', credentials: 'include' });
+  } else {
+    await fetch('/api/token/blacklist/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh: tokens.refresh }),
+    });
+  }
+  await waitForExpiry();
+  const first = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  const later = await summarize([client.fetch('/api/data/99/')]);
+  return { first, later };
+}
+
+export async function lostAnswer(n) {
+  return summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+}
+
+/**
+ * JSON, FormData and Blob bodies after expiry. Run with `record: true`: the
+ * server's hash of the body it accepted must equal the hash of every send
+ * the coordinator made, the first one included.
+ */
+export async function bodies() {
+  const form = new FormData();
+  form.append('name', 'ada lovelace');
+  form.append('file', new Blob([new Uint8Array([0, 1, 2, 254, 255])], { type: 'application/octet-stream' }), 'f.bin');
+  const cases = [
+    ['json', { body: JSON.stringify({ order: 42, note: 'ünïcode' }), headers: { 'Content-Type': 'application/json' } }],
+    ['form', { body: form }],
+    ['blob', { body: new Blob(['blob body ', new Uint8Array([1, 2, 3])], { type: 'application/x-test' }) }],
+  ];
+  return Promise.all(
+    cases.map(async ([name, init], i) => {
+      const url = `/api/data/${i + 1}/`;
+      const sent = () => sentBodies[new URL(url, location.href).href] || [];
+      try {
+        const response = await client.fetch(url, { method: 'POST', ...init });
+        const echoed = response.ok ? await response.json() : null;
+        return { name, status: response.status, echoed, sent: sent() };
+      } catch (error) {
+        return { name, error: error.name, sent: sent() };
+      }
+    }),
+  );
+}
+
+/** A ReadableStream body: never replayed empty. */
+export async function streamBody() {
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('streamed'));
+      controller.close();
+    },
+  });
+  try {
+    const response = await client.fetch('/api/data/7/', { method: 'POST', body: stream, duplex: 'half' });
+    return { status: response.status };
+  } catch (error) {
+    return { error: error.name, message: error.message };
+  }
+}
+
+export async function abortHalf(n) {
+  const controllers = Array.from({ length: n }, () => new AbortController());
+  const calls = controllers.map((c, i) => client.fetch(`/api/data/${i}/`, { signal: c.signal }));
+  await pause(100); // the refresh is held by the server's delay fault
+  controllers.forEach((c, i) => i % 2 === 0 && c.abort());
+  const results = await Promise.allSettled(calls);
+  return {
+    aborted: results.filter((r, i) => i % 2 === 0 && r.status === 'rejected' && r.reason.name === 'AbortError').length,
+    ok: results.filter((r, i) => i % 2 === 1 && r.status === 'fulfilled' && r.value.ok).length,
+    settled: results.length,
+    sessionExpired: tally.get('sessionExpired'),
+  };
+}
+
+/**
+ * The reload storm: on every load the page fires requests; the test reloads
+ * it while they and the refresh are in flight. Counts survive in
+ * sessionStorage.
+ */
+export async function stormLoad(kind, m, n) {
+  mode = m;
+  client = kind === 'naive' ? naive(mode, { keepalive: true }) : coordinator(mode);
+  tally.bump('loads');
+  const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  if (summary.ok === n) tally.bump('completeLoads');
+  return summary;
+}
+
+export { tally };
