@@ -127,7 +127,12 @@ size:
 bench-loading: pkg
 	node www/test/npm/measure-loading.mjs
 
+## Benchmarks, never assertions: what a browser downloads, the client's
+## overhead against raw fetch and time to drain a burst (Chromium against the
+## backend), the backend's refresh throughput and latency.
 bench: build
+	cargo build --profile server -p refresh-backend
+	node www/bench/client.bench.mjs
 	cargo bench -p refresh-backend --bench refresh_throughput
 
 clean:
