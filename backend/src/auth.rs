@@ -1,11 +1,11 @@
 //! Authentication of protected requests: SimpleJWT's `JWTAuthentication`
 //! reading the `Authorization` header, and dj-rest-auth's fallback to the
-//! `access` cookie when there is no such header.
+//! access cookie (`JWT_AUTH_COOKIE`) when there is no such header.
 
 use axum::http::{header, HeaderMap};
 
 use crate::app::AppState;
-use crate::cookies::{read_cookie, ACCESS_COOKIE};
+use crate::cookies::read_cookie;
 use crate::error::ApiError;
 use crate::jwt::TokenType;
 use crate::session::NO_USER_CLAIM;
@@ -25,14 +25,18 @@ enum Credentials {
 /// Several `Authorization` headers are joined with commas, as gunicorn
 /// joins them before Django sees them; the result then has more than two
 /// parts and is refused as malformed.
-fn credentials(headers: &HeaderMap, header_types: &[String]) -> Result<Credentials, ApiError> {
+fn credentials(
+    headers: &HeaderMap,
+    header_types: &[String],
+    access_cookie: &str,
+) -> Result<Credentials, ApiError> {
     let lines: Vec<&[u8]> = headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .map(|v| v.as_bytes())
         .collect();
     if lines.is_empty() {
-        return Ok(match read_cookie(headers, ACCESS_COOKIE) {
+        return Ok(match read_cookie(headers, access_cookie) {
             Some(token) if !token.is_empty() => Credentials::Token(token),
             _ => Credentials::None,
         });
@@ -85,7 +89,11 @@ impl AppState {
     /// SimpleJWT's 401s: not provided, malformed header, a token not valid
     /// as an access token, no user claim, user not found or inactive.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<User, ApiError> {
-        let raw = match credentials(headers, &self.config.auth_header_types)? {
+        let raw = match credentials(
+            headers,
+            &self.config.auth_header_types,
+            &self.config.access_cookie_name,
+        )? {
             Credentials::Token(raw) => raw,
             Credentials::None => return Err(ApiError::NotAuthenticated),
         };
@@ -135,28 +143,28 @@ mod tests {
     fn header_parsing_follows_simplejwt() {
         let t = types();
         assert_eq!(
-            credentials(&with_auth(&["Bearer abc"]), &t).unwrap(),
+            credentials(&with_auth(&["Bearer abc"]), &t, "access").unwrap(),
             Credentials::Token("abc".into())
         );
         assert_eq!(
-            credentials(&with_auth(&["JWT abc"]), &t).unwrap(),
+            credentials(&with_auth(&["JWT abc"]), &t, "access").unwrap(),
             Credentials::Token("abc".into())
         );
         assert_eq!(
-            credentials(&with_auth(&["Basic abc"]), &t).unwrap(),
+            credentials(&with_auth(&["Basic abc"]), &t, "access").unwrap(),
             Credentials::None
         );
         assert_eq!(
-            credentials(&with_auth(&["bearer abc"]), &t).unwrap(),
+            credentials(&with_auth(&["bearer abc"]), &t, "access").unwrap(),
             Credentials::None
         );
         assert_eq!(
-            credentials(&with_auth(&["   "]), &t).unwrap(),
+            credentials(&with_auth(&["   "]), &t, "access").unwrap(),
             Credentials::None
         );
-        assert!(credentials(&with_auth(&["Bearer"]), &t).is_err());
-        assert!(credentials(&with_auth(&["Bearer a b"]), &t).is_err());
-        assert!(credentials(&with_auth(&["Bearer a", "Bearer b"]), &t).is_err());
+        assert!(credentials(&with_auth(&["Bearer"]), &t, "access").is_err());
+        assert!(credentials(&with_auth(&["Bearer a b"]), &t, "access").is_err());
+        assert!(credentials(&with_auth(&["Bearer a", "Bearer b"]), &t, "access").is_err());
     }
 
     #[test]
@@ -165,10 +173,13 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("access=tok"));
         assert_eq!(
-            credentials(&headers, &t).unwrap(),
+            credentials(&headers, &t, "access").unwrap(),
             Credentials::Token("tok".into())
         );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic x"));
-        assert_eq!(credentials(&headers, &t).unwrap(), Credentials::None);
+        assert_eq!(
+            credentials(&headers, &t, "access").unwrap(),
+            Credentials::None
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::cookies::{is_cookie_name, ACCESS_COOKIE, REFRESH_COOKIE};
 use crate::jwt::SigningKeys;
 use crate::static_files::StaticMount;
 use crate::store::TokenStore;
@@ -69,6 +70,12 @@ pub struct Config {
     /// Mark the auth cookies `Secure` (dj-rest-auth's `JWT_AUTH_SECURE`).
     /// Defaults to false.
     pub secure_cookies: bool,
+    /// Name of the access token cookie (dj-rest-auth's `JWT_AUTH_COOKIE`).
+    /// Defaults to `access`.
+    pub access_cookie_name: String,
+    /// Name of the refresh token cookie (dj-rest-auth's
+    /// `JWT_AUTH_REFRESH_COOKIE`). Defaults to `refresh`.
+    pub refresh_cookie_name: String,
     /// Consume a refresh token in one transaction, so that of concurrent
     /// refreshes of one token exactly one succeeds. Defaults to false
     /// (SimpleJWT checks and blacklists in separate queries and can fork).
@@ -110,6 +117,8 @@ impl Config {
             leeway: Duration::ZERO,
             keys,
             secure_cookies: false,
+            access_cookie_name: ACCESS_COOKIE.to_owned(),
+            refresh_cookie_name: REFRESH_COOKIE.to_owned(),
             atomic_rotation: false,
             rotation_grace: None,
             reuse_detection: false,
@@ -157,6 +166,19 @@ impl Config {
         if self.user_id_claim.is_empty() {
             return Err("--user-id-claim must not be empty".to_owned());
         }
+        for (name, flag) in [
+            (&self.access_cookie_name, "--access-cookie-name"),
+            (&self.refresh_cookie_name, "--refresh-cookie-name"),
+        ] {
+            if !is_cookie_name(name) {
+                return Err(format!(
+                    "{flag} {name:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"
+                ));
+            }
+        }
+        if self.access_cookie_name == self.refresh_cookie_name {
+            return Err("--access-cookie-name and --refresh-cookie-name must differ".to_owned());
+        }
         Ok(())
     }
 }
@@ -176,6 +198,8 @@ impl fmt::Debug for Config {
             .field("leeway", &self.leeway)
             .field("keys", &self.keys)
             .field("secure_cookies", &self.secure_cookies)
+            .field("access_cookie_name", &self.access_cookie_name)
+            .field("refresh_cookie_name", &self.refresh_cookie_name)
             .field("atomic_rotation", &self.atomic_rotation)
             .field("rotation_grace", &self.rotation_grace)
             .field("reuse_detection", &self.reuse_detection)

@@ -1,4 +1,5 @@
-//! The `access` and `refresh` cookies of dj-rest-auth's cookie mode:
+//! The `access` and `refresh` cookies of dj-rest-auth's cookie mode (their
+//! names configurable as `JWT_AUTH_COOKIE` and `JWT_AUTH_REFRESH_COOKIE`):
 //! `Set-Cookie` lines shaped as Django writes them, and `Cookie` parsing as
 //! Django's `parse_cookie` does it.
 
@@ -6,10 +7,19 @@ use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::clock::{http_date, Timestamp};
 
-/// dj-rest-auth's `JWT_AUTH_COOKIE`.
+/// The default of dj-rest-auth's `JWT_AUTH_COOKIE`.
 pub const ACCESS_COOKIE: &str = "access";
-/// dj-rest-auth's `JWT_AUTH_REFRESH_COOKIE`.
+/// The default of dj-rest-auth's `JWT_AUTH_REFRESH_COOKIE`.
 pub const REFRESH_COOKIE: &str = "refresh";
+
+/// Whether `name` is an RFC 6265 cookie name (an HTTP token), so that it
+/// can go into `Set-Cookie` as it is.
+pub fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
 
 /// A cookie holding `value` until `expires_at` (whole seconds), HttpOnly,
 /// SameSite=Lax, Path=/, and Secure when asked. Attributes come in the
@@ -44,10 +54,11 @@ pub fn delete_cookie(name: &str, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&line).unwrap_or_else(|_| HeaderValue::from_static("invalid=\"\""))
 }
 
-/// Adds both deletions to `headers`.
-pub fn delete_auth_cookies(headers: &mut HeaderMap, secure: bool) {
-    headers.append(header::SET_COOKIE, delete_cookie(ACCESS_COOKIE, secure));
-    headers.append(header::SET_COOKIE, delete_cookie(REFRESH_COOKIE, secure));
+/// Adds the deletions of the two named cookies to `headers`.
+pub fn delete_auth_cookies(headers: &mut HeaderMap, names: [&str; 2], secure: bool) {
+    for name in names {
+        headers.append(header::SET_COOKIE, delete_cookie(name, secure));
+    }
 }
 
 /// The value of cookie `name`, the last one winning as in Django. Garbage
@@ -91,6 +102,15 @@ mod tests {
             line.to_str().unwrap(),
             "access=abc; expires=Thu, 01 Jan 1970 00:21:39 GMT; HttpOnly; Max-Age=299; Path=/; SameSite=Lax; Secure"
         );
+    }
+
+    #[test]
+    fn cookie_names_are_http_tokens() {
+        assert!(is_cookie_name("naive_access"));
+        assert!(is_cookie_name("__Host-refresh"));
+        for bad in ["", "a b", "a=b", "a;b", "a,b", "\"a\"", "é"] {
+            assert!(!is_cookie_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -190,6 +190,22 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_SECURE_COOKIES", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub secure_cookies: bool,
 
+    /// JWT_AUTH_COOKIE: name of the access token cookie.
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_ACCESS_COOKIE_NAME",
+        default_value = "access"
+    )]
+    pub access_cookie_name: String,
+
+    /// JWT_AUTH_REFRESH_COOKIE: name of the refresh token cookie.
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_REFRESH_COOKIE_NAME",
+        default_value = "refresh"
+    )]
+    pub refresh_cookie_name: String,
+
     /// Consume a refresh token in one transaction: of concurrent refreshes of one token exactly one succeeds. Needs --rotate-refresh-tokens and --blacklist-after-rotation.
     #[arg(long, env = "REFRESH_BACKEND_ATOMIC_ROTATION", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub atomic_rotation: bool,
@@ -308,6 +324,8 @@ impl Settings {
             .collect();
         config.leeway = self.leeway;
         config.secure_cookies = self.secure_cookies;
+        config.access_cookie_name = self.access_cookie_name;
+        config.refresh_cookie_name = self.refresh_cookie_name;
         config.atomic_rotation = self.atomic_rotation;
         config.rotation_grace = self.rotation_grace;
         config.reuse_detection = self.reuse_detection;

@@ -1,7 +1,9 @@
 //! dj-rest-auth's views with `JWT_AUTH_HTTPONLY`: `/api/auth/login/`,
 //! `/api/auth/token/refresh/`, `/api/auth/logout/`.
 //!
-//! None of them looks at the `access` cookie: a stale or garbage one never
+//! The cookie names are the config's (`JWT_AUTH_COOKIE`,
+//! `JWT_AUTH_REFRESH_COOKIE`; `access` and `refresh` by default). None of
+//! them looks at the access cookie: a stale or garbage one never
 //! blocks a login, refresh or logout (dj-rest-auth answers 401 there and
 //! leaves the refresh token valid).
 
@@ -17,7 +19,7 @@ use super::request_data::fields;
 use crate::app::SharedState;
 use crate::body::Presence;
 use crate::clock::{iso8601, Timestamp};
-use crate::cookies::{delete_auth_cookies, read_cookie, set_cookie, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::cookies::{delete_auth_cookies, read_cookie, set_cookie};
 use crate::error::{json_response, ApiError};
 use crate::faults::ConnectionKill;
 
@@ -66,14 +68,14 @@ pub async fn login(State(state): State<SharedState>, headers: HeaderMap, body: B
     let secure = state.config.secure_cookies;
     let cookies = [
         set_cookie(
-            ACCESS_COOKIE,
+            &state.config.access_cookie_name,
             &pair.access.token,
             pair.access.expires_at,
             now,
             secure,
         ),
         set_cookie(
-            REFRESH_COOKIE,
+            &state.config.refresh_cookie_name,
             &pair.refresh.token,
             pair.refresh.expires_at,
             now,
@@ -116,7 +118,7 @@ pub async fn logout(State(state): State<SharedState>, headers: HeaderMap, body: 
             return Ok(());
         }
         // The cookie first, then the body, as dj-rest-auth looks.
-        let raw = match read_cookie(&headers, REFRESH_COOKIE) {
+        let raw = match read_cookie(&headers, &state.config.refresh_cookie_name) {
             Some(raw) => raw,
             None => {
                 let mut fields = fields(&headers, body).await?;
@@ -144,6 +146,11 @@ pub async fn logout(State(state): State<SharedState>, headers: HeaderMap, body: 
         ),
         Err(e) => e.into_response(),
     };
-    delete_auth_cookies(response.headers_mut(), state.config.secure_cookies);
+    let config = &state.config;
+    delete_auth_cookies(
+        response.headers_mut(),
+        [&config.access_cookie_name, &config.refresh_cookie_name],
+        config.secure_cookies,
+    );
     response
 }

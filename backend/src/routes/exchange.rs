@@ -13,7 +13,7 @@ use super::request_data::fields;
 use crate::app::AppState;
 use crate::body::Presence;
 use crate::clock::{iso8601, Timestamp};
-use crate::cookies::{read_cookie, set_cookie, ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::cookies::{read_cookie, set_cookie};
 use crate::error::{json_response, ApiError};
 use crate::faults::{ConnectionKill, EarlyFault, LateFault, TruncatedBody};
 use crate::metrics::{InjectedFault, RefreshOutcome};
@@ -67,7 +67,7 @@ pub async fn exchange(
         }
     }
 
-    let result = match presented_token(mode, &headers, body).await {
+    let result = match presented_token(state, mode, &headers, body).await {
         Ok(raw) => state.refresh(&raw).await,
         Err(error) => Err(Refused::request(error)),
     };
@@ -113,7 +113,12 @@ pub async fn exchange(
 }
 
 /// The refresh token of the request.
-async fn presented_token(mode: Mode, headers: &HeaderMap, body: Body) -> Result<String, ApiError> {
+async fn presented_token(
+    state: &AppState,
+    mode: Mode,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, ApiError> {
     let mut fields = fields(headers, body).await?;
     match mode {
         Mode::Body => {
@@ -127,7 +132,7 @@ async fn presented_token(mode: Mode, headers: &HeaderMap, body: Body) -> Result<
             fields.finish()?;
             match from_body.filter(|t| !t.is_empty()) {
                 Some(token) => Ok(token),
-                None => read_cookie(headers, REFRESH_COOKIE)
+                None => read_cookie(headers, &state.config.refresh_cookie_name)
                     .ok_or(ApiError::TokenDetail(NO_REFRESH_TOKEN)),
             }
         }
@@ -157,14 +162,18 @@ fn answer(state: &AppState, mode: Mode, refreshed: &Refreshed) -> Response {
             let mut response = json_response(StatusCode::OK, &body);
             let headers = response.headers_mut();
             let access = &refreshed.access;
-            if let Some(line) =
-                set_cookie(ACCESS_COOKIE, &access.token, access.expires_at, now, secure)
-            {
+            if let Some(line) = set_cookie(
+                &state.config.access_cookie_name,
+                &access.token,
+                access.expires_at,
+                now,
+                secure,
+            ) {
                 headers.append(header::SET_COOKIE, line);
             }
             if let Some(refresh) = &refreshed.refresh {
                 if let Some(line) = set_cookie(
-                    REFRESH_COOKIE,
+                    &state.config.refresh_cookie_name,
                     &refresh.token,
                     refresh.expires_at,
                     now,
