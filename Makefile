@@ -25,10 +25,10 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean
+.PHONY: help setup test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
 
 help:
-	@echo "make demo   set up, build, start the reference backend with the demo page"
+	@echo "make demo   set up, build, start the demo page and its two reference backends"
 	@echo "make test   set up, run every test"
 	@echo "make build  build the npm package into $(PKG)/ and print its size"
 	@echo "make bench  benchmarks (package size, backend throughput)"
@@ -53,7 +53,7 @@ www/node_modules/.installed: www/package.json www/package-lock.json
 	cd www && npm ci --no-audit --no-fund
 	touch $@
 
-test: setup lint test-native test-browser test-package test-e2e test-npm
+test: setup lint test-native test-browser test-package test-e2e test-npm test-demo
 
 ## The packed tarball as apps use it: installed offline, the TypeScript types
 ## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the
@@ -138,3 +138,21 @@ bench: build
 clean:
 	cargo clean
 	rm -rf $(PKG)
+
+## The demo: the package, then the page and the coordinator panel's backend
+## on 127.0.0.1:8000 and the naive panel's backend on 127.0.0.1:8001
+## (rotation + blacklist, no grace window, 15 s access tokens, in-memory
+## databases) until Ctrl-C, which stops both.
+demo: setup build
+	cargo build --profile server -p refresh-backend
+	@node www/demo/serve.mjs
+
+## The demo page in Chromium against both backends on free ports.
+test-demo: build
+	cargo build --profile server -p refresh-backend
+	node --test www/demo/demo.test.mjs
+
+## www/demo/screenshot.png: the demo after a burst, in headless Chromium.
+screenshot: build
+	cargo build --profile server -p refresh-backend
+	node www/demo/screenshot.mjs

@@ -1,0 +1,117 @@
+// The demo's two reference backends, as `make demo`, the demo test and the
+// screenshot start them: SimpleJWT's worst case (rotation, blacklist after
+// rotation, no grace window), an in-memory database, one seeded user.
+//
+// - The page backend serves the demo page at / and the package at /pkg, and
+//   answers the coordinator panel (cookies `access`, `refresh`).
+// - The naive backend answers the naive panel cross-origin (same site:
+//   both on 127.0.0.1, so SameSite=Lax cookies flow). Cookies ignore ports,
+//   so it names its cookies `naive_access`, `naive_refresh`; otherwise the
+//   two panels would overwrite each other's session in the one cookie jar.
+//
+// Both have the fault hooks on: the page's "network" setting uses them to
+// hold each refresh answer back, as a slow network would.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BINARY = process.env.REFRESH_BACKEND_BIN || `${ROOT}target/server/refresh-backend`;
+
+export const DEMO_USER = { username: 'alice', password: 'wonderland' };
+
+/**
+ * Starts one backend; resolves once it prints its "listening on" line, with
+ * `{ url, child, stop() }`. Rejects with the backend's stderr if it exits
+ * first (a port in use, say).
+ */
+async function start(addr, flags) {
+  const args = [
+    '--addr', addr,
+    '--db', ':memory:',
+    '--rotate-refresh-tokens',
+    '--blacklist-after-rotation',
+    '--test-hooks',
+    '--user', `${DEMO_USER.username}:${DEMO_USER.password}`,
+    ...flags,
+  ];
+  const child = spawn(BINARY, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`refresh-backend on ${addr} did not start within 10 s`));
+    }, 10_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${BINARY}: ${error.message}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`refresh-backend on ${addr} exited (${code}): ${stderr.trim()}`));
+    });
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * Starts both backends. `page` and `naive` are addresses (`127.0.0.1:8000`,
+ * or port 0 for a free one); `accessLifetime` is the access token lifetime
+ * (`15s`). The naive backend allows the page's origin (and its `localhost`
+ * spelling) for credentialed CORS.
+ */
+export async function startDemo({ page = '127.0.0.1:0', naive = '127.0.0.1:0', accessLifetime = '15s' } = {}) {
+  const lifetime = ['--access-token-lifetime', accessLifetime];
+  const pageBackend = await start(page, [
+    ...lifetime,
+    '--static', `${ROOT}www/demo`,
+    '--static', `/pkg=${ROOT}pkg`,
+  ]);
+  let naiveBackend;
+  try {
+    const { port } = new URL(pageBackend.url);
+    naiveBackend = await start(naive, [
+      ...lifetime,
+      '--access-cookie-name', 'naive_access',
+      '--refresh-cookie-name', 'naive_refresh',
+      '--cors-origin', pageBackend.url,
+      '--cors-origin', `http://localhost:${port}`,
+    ]);
+  } catch (error) {
+    await pageBackend.stop();
+    throw error;
+  }
+  return {
+    pageUrl: pageBackend.url,
+    naiveUrl: naiveBackend.url,
+    backends: [pageBackend, naiveBackend],
+    /** The page with the naive backend named in the query, as the test opens it. */
+    demoUrl: `${pageBackend.url}/?naive=${encodeURIComponent(naiveBackend.url)}`,
+    async stop() {
+      await Promise.all([pageBackend.stop(), naiveBackend.stop()]);
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// The demo page in headless Chromium against its two backends (free
+// loopback ports, 2 s access tokens): log in through the page, wait for the
+// countdown to run out, fire a burst, and read the panels. The coordinator
+// refreshes once and keeps the session; the naive interceptor refreshes
+// once per 401. Every wait is a bounded wait on a condition.
+//
+//   node --test www/demo/demo.test.mjs   (after `make build` and
+//                                         `cargo build --profile server -p refresh-backend`)
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { launch } from '../test/browser.mjs';
+import { startDemo } from './backends.mjs';
+
+const BURST = 50;
+
+/** What a panel shows: its counters, its session line, its backend line. */
+function readPanel(page, name) {
+  return page.evaluate((name) => {
+    const el = document.querySelector(`[data-panel="${name}"]`);
+    const counter = (c) => Number(el.querySelector(`dd[data-counter="${c}"]`).textContent);
+    const detail = el.querySelector('[data-counter="detail"]').textContent;
+    const number = (re) => Number((re.exec(detail) || [0, 0])[1]);
+    return {
+      requests: counter('requests'),
+      ok: number(/(\d+) ok/),
+      failed: number(/(\d+) failed/),
+      refreshes: counter('refreshes'),
+      replays: counter('replays'),
+      sessionEnds: counter('sessionEnds'),
+      session: el.dataset.session,
+      server: el.querySelector('.server').textContent,
+    };
+  }, name);
+}
+
+const panelsAre = (page, condition, arg, timeout = 15_000) =>
+  page.waitForFunction(condition, arg, { timeout, polling: 50 });
+
+test('a burst after expiry: the coordinator panel refreshes once, the naive panel many times', { timeout: 120_000 }, async (t) => {
+  const demo = await startDemo({ accessLifetime: '2s' });
+  t.after(() => demo.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(demo.demoUrl);
+  await page.waitForFunction(() => window.demoReady === true, null, { timeout: 15_000 });
+  // The page found the naive backend in its query.
+  assert.match(await page.textContent('[data-panel="naive"] .backend'), new RegExp(demo.naiveUrl));
+  await page.evaluate(() => window.demo.networkApplied);
+  assert.equal(await page.inputValue('#network'), 'slow');
+  await page.selectOption('#count', String(BURST));
+
+  await page.click('[data-action="login"]');
+  await panelsAre(page, () =>
+    [...document.querySelectorAll('[data-panel]')].every((p) => p.dataset.session === 'in'),
+  );
+  // The countdown runs out (2 s tokens).
+  await panelsAre(page, () =>
+    [...document.querySelectorAll('[data-panel]')].every((p) => p.dataset.expired === 'true'),
+  );
+  assert.match(await page.textContent('#hint'), /expired: fire now/);
+
+  await page.click('[data-action="fire"]');
+  await panelsAre(
+    page,
+    (n) =>
+      [...document.querySelectorAll('[data-panel]')].every(
+        (p) => p.dataset.pending === '0' && p.querySelector('dd[data-counter="requests"]').textContent === String(n),
+      ),
+    BURST,
+    60_000,
+  );
+
+  const coordinator = await readPanel(page, 'coordinator');
+  const naive = await readPanel(page, 'naive');
+  t.diagnostic(`coordinator: ${JSON.stringify(coordinator)}`);
+  t.diagnostic(`naive: ${JSON.stringify(naive)}`);
+
+  assert.equal(coordinator.requests, BURST);
+  assert.equal(coordinator.ok, BURST, 'every request of the coordinator succeeds');
+  assert.equal(coordinator.refreshes, 1, 'one refresh for the whole burst');
+  assert.equal(coordinator.replays, BURST, 'every 401 is replayed');
+  assert.equal(coordinator.sessionEnds, 0);
+  assert.equal(coordinator.session, 'in');
+
+  assert.equal(naive.requests, BURST);
+  assert.ok(naive.refreshes > 1, `the naive interceptor refreshes per 401 (${naive.refreshes})`);
+  assert.equal(naive.ok + naive.failed, BURST, 'every naive request settled');
+
+  // The panels' backend lines agree with the backends' /metrics.
+  await panelsAre(page, () =>
+    /since start: 1 refresh \(1 rotated\)/.test(document.querySelector('[data-panel="coordinator"] .server').textContent),
+  );
+
+  // A second tab opens the same page, naive backend included.
+  const [second] = await Promise.all([
+    browser.context.waitForEvent('page', { timeout: 15_000 }),
+    page.click('[data-action="second-tab"]'),
+  ]);
+  await second.waitForFunction(() => window.demoReady === true, null, { timeout: 15_000 });
+  assert.equal(second.url(), page.url());
+  await panelsAre(page, () => document.querySelector('#tabs').textContent === '(2 tabs)');
+
+  assert.deepEqual(errors, [], 'no uncaught errors on the page');
+});
