@@ -19,7 +19,7 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/tests/web/webdriver.json
 # binaryen 108 predates the reference-types output of current wasm-bindgen
 # and produces a module that fails to instantiate. The features are the ones
 # rustc enables for wasm32-unknown-unknown.
-WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --strip-target-features \
 	--enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int \
 	--enable-sign-ext --enable-mutable-globals --enable-multivalue
 
@@ -98,10 +98,8 @@ build: setup
 		--no-default-features
 	$(WASM_OPT) $(PKG)/refresh_coordinator_bg.wasm -o $(PKG)/refresh_coordinator_bg.wasm
 	cp www/index.js www/node.js www/axios.js www/index.d.ts www/axios.d.ts \
+		src/web/coordinator.js src/web/options.js src/web/errors.js \
 		README.md LICENSE-MIT LICENSE-APACHE $(PKG)/
-	bridge=$$(cd $(PKG) && ls snippets/*/src/web/bridge.js); \
-		printf "// The coordinator's JS half, where wasm-bindgen put it.\nexport * from './%s';\n" \
-		"$$bridge" > $(PKG)/bridge.js
 	version=$$(awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml); \
 		node -e 'const [overlay, version, out] = process.argv.slice(1); const fs = require("fs"); fs.writeFileSync(out, JSON.stringify({ ...JSON.parse(fs.readFileSync(overlay, "utf8")), version }, null, 2) + "\n");' \
 		pkg.json "$$version" $(PKG)/package.json
@@ -115,12 +113,13 @@ pkg: build
 	cd $(PKG) && npm pack --silent --pack-destination ../target/npm > ../target/npm/packed-name
 	cp target/npm/$$(cat target/npm/packed-name) $(TARBALL)
 
-## What a browser downloads, file by file, as a server sends it (gzip -9).
+## What a browser downloads for `createAuthFetch`, file by file, as a server
+## sends it (gzip -9).
+PAYLOAD := refresh_coordinator_bg.wasm refresh_coordinator.js index.js coordinator.js options.js errors.js
 size:
-	@cd $(PKG) && for f in refresh_coordinator_bg.wasm refresh_coordinator.js \
-		snippets/*/src/web/bridge.js index.js bridge.js; do \
-		printf "%-58s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \
-	done | awk '{ print; raw += $$2; gz += $$4 } END { printf "%-58s %7d bytes %7d gzip\n", "total", raw, gz }'
+	@cd $(PKG) && for f in $(PAYLOAD); do \
+		printf "%-30s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \
+	done | awk '{ print; raw += $$2; gz += $$4 } END { printf "%-30s %7d bytes %7d gzip\n", "total", raw, gz }'
 
 ## How the wasm is loaded: by URL (shipped) against inlined as base64;
 ## bytes downloaded and time to ready in Chromium.

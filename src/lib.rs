@@ -7,8 +7,10 @@
 //! fails with one typed error and the app is told once that the session
 //! ended.
 //!
-//! [`core`] is the state machine, pure and runtime-agnostic; `web` binds it to
-//! `fetch`, timers and the JavaScript API (`createAuthFetch`).
+//! [`core`] is the state machine, pure and runtime-agnostic. [`web`] exports
+//! it to JavaScript as `Core`, with a numeric interface; the JS half of the
+//! web layer (`src/web/*.js`) binds it to `fetch`, abort signals and timers,
+//! and the package's entry (`www/index.js`) offers `createAuthFetch`.
 
 // The shipped `.wasm` is built without `std` (`--no-default-features`):
 // std's panic machinery alone would be a large share of the download. Tests

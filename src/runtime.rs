@@ -4,7 +4,8 @@
 //! A panic traps (the `unreachable` instruction), like std's `panic =
 //! "abort"` does, but without the message formatting std links in. The code
 //! is written so no panic is reachable from JavaScript; if one happens
-//! anyway, the JS bridge settles every caller with a CoordinatorFaultError.
+//! anyway, the trap surfaces in the JS web layer, which settles every caller
+//! with a CoordinatorFaultError.
 
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;

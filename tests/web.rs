@@ -1,14 +1,14 @@
 //! The coordinator in headless Chromium, through the real JS boundary: the
-//! scenarios in `web/scenarios.js` drive `AuthCoordinator` with the browser's
-//! own Request, Response, FormData, Blob and AbortController, and a scripted
-//! stand-in for `fetch` (`web/fake_server.js`). Run with
-//! `wasm-pack test --headless --chrome`.
+//! scenarios in `web/scenarios.js` drive the web layer (`src/web/*.js`) over
+//! the wasm `Core` of this build, with the browser's own Request, Response,
+//! FormData, Blob and AbortController, and a scripted stand-in for `fetch`
+//! (`web/fake_server.js`). Run with `wasm-pack test --headless --chrome`.
 #![cfg(target_arch = "wasm32")]
 // A failed scenario fails its test by panicking.
-#![allow(clippy::panic)]
+#![allow(clippy::panic, clippy::unwrap_used)]
 
 use js_sys::{Function, Promise};
-use refresh_coordinator::web::AuthCoordinator;
+use refresh_coordinator::web::Core;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -88,11 +88,46 @@ extern "C" {
     fn fake_server_self_check() -> Promise;
 }
 
-/// `options => new AuthCoordinator(options)`, as the scenarios' factory.
-fn create() -> Function {
-    Closure::<dyn Fn(JsValue) -> Result<AuthCoordinator, JsValue>>::new(AuthCoordinator::new)
+// The web layer's modules, named here so the test page gets them (it only
+// gets the JS modules Rust refers to), and checked on their own.
+#[wasm_bindgen(module = "/src/web/coordinator.js")]
+extern "C" {
+    type Coordinator;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(options: &JsValue, load_core: &Function) -> Result<Coordinator, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/web/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isRefreshCoordinatorError)]
+    fn is_refresh_coordinator_error(value: &JsValue) -> bool;
+}
+
+#[wasm_bindgen(module = "/src/web/options.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readOptions, catch)]
+    fn read_options(options: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// `Core`'s constructor, as the web layer calls it.
+fn make_core() -> Function {
+    Closure::<dyn Fn(u32, f64, f64, f64, f64, f64, bool, f64) -> Core>::new(Core::new)
         .into_js_value()
         .unchecked_into()
+}
+
+/// `options => new Coordinator(options, () => makeCore)`, the scenarios'
+/// factory: the web layer over this build's wasm core.
+fn create() -> Function {
+    let make_core = make_core();
+    let load_core: Function = Closure::<dyn Fn() -> JsValue>::new(move || make_core.clone().into())
+        .into_js_value()
+        .unchecked_into();
+    Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(move |options| {
+        Coordinator::new(&options, &load_core).map(Into::into)
+    })
+    .into_js_value()
+    .unchecked_into()
 }
 
 async fn run(scenario: Promise) {
@@ -189,4 +224,23 @@ async fn a_reloaded_page_waits_for_the_refresh_its_predecessor_sent() {
         &create(),
     ))
     .await;
+}
+
+#[wasm_bindgen_test]
+fn the_guards_recognise_only_the_coordinators_errors() {
+    assert!(!is_refresh_coordinator_error(&JsValue::NULL));
+    assert!(!is_refresh_coordinator_error(
+        &js_sys::Error::new("plain").into()
+    ));
+    assert!(!is_refresh_coordinator_error(&js_sys::Object::new().into()));
+}
+
+#[wasm_bindgen_test]
+fn options_default_to_cookie_mode_on_this_origin() {
+    let options = read_options(&JsValue::UNDEFINED).unwrap();
+    let get = |key: &str| js_sys::Reflect::get(&options, &key.into()).unwrap();
+    assert_eq!(get("mode").as_string().as_deref(), Some("cookie"));
+    let refresh = get("refreshUrl").as_string().unwrap();
+    assert!(refresh.ends_with("/api/auth/token/refresh/"), "{refresh}");
+    assert!(read_options(&JsValue::from_str("cookie")).is_err());
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::panic)]
 
 use js_sys::{Function, Promise};
-use refresh_coordinator::web::AuthCoordinator;
+use refresh_coordinator::web::Core;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -15,26 +15,43 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen(module = "/tests/web/fault.js")]
 extern "C" {
     #[wasm_bindgen(js_name = panicSettlesEveryCaller)]
-    fn panic_settles_every_caller(create: &Function) -> Promise;
+    fn panic_settles_every_caller(make_core: &Function) -> Promise;
 }
 
+// The modules fault.js imports, named so the test page gets them.
 #[wasm_bindgen(module = "/tests/web/fake_server.js")]
 extern "C" {
     #[wasm_bindgen(js_name = selfCheck)]
     fn fake_server_self_check() -> Promise;
 }
 
+#[wasm_bindgen(module = "/src/web/options.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readOptions, catch)]
+    fn read_options(options: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen(module = "/src/web/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isCoordinatorFaultError)]
+    fn is_coordinator_fault_error(value: &JsValue) -> bool;
+}
+
+#[wasm_bindgen(module = "/src/web/coordinator.js")]
+extern "C" {
+    type Coordinator;
+}
+
 #[wasm_bindgen_test]
-async fn a_panic_in_a_continuation_settles_every_caller_with_a_fault_error() {
-    let create =
-        Closure::<dyn Fn(JsValue) -> Result<AuthCoordinator, JsValue>>::new(AuthCoordinator::new)
+async fn a_panic_in_the_core_settles_every_caller_with_a_fault_error() {
+    assert!(JsFuture::from(fake_server_self_check()).await.is_ok());
+    assert!(read_options(&JsValue::UNDEFINED).is_ok());
+    assert!(!is_coordinator_fault_error(&JsValue::NULL));
+    let make_core: Function =
+        Closure::<dyn Fn(u32, f64, f64, f64, f64, f64, bool, f64) -> Core>::new(Core::new)
             .into_js_value()
-            .unchecked_into::<Function>();
-    // The scenario relies on the stand-in server (and this also ships it to
-    // the test page, which only gets the JS modules Rust refers to).
-    let checked = JsFuture::from(fake_server_self_check()).await;
-    assert!(checked.is_ok(), "the fake server behaves");
-    if let Err(error) = JsFuture::from(panic_settles_every_caller(&create)).await {
+            .unchecked_into();
+    if let Err(error) = JsFuture::from(panic_settles_every_caller(&make_core)).await {
         let message = js_sys::Reflect::get(&error, &"message".into())
             .ok()
             .and_then(|m| m.as_string())

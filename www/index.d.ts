@@ -166,7 +166,8 @@ export interface AuthRequestInit extends RequestInit {
 
 /** A snapshot of the coordinator, for debugging and tests. */
 export type AuthFetchState =
-  | { loading: true }
+  /** The core is still loading, or a fault stopped the coordinator. */
+  | { loading: boolean; faulted: boolean }
   | {
       /** The credential's number: how many refreshes (and logins) succeeded. */
       generation: number;
@@ -182,9 +183,9 @@ export type AuthFetchState =
 export interface AuthFetch {
   (input: RequestInfo | URL, init?: AuthRequestInit): Promise<Response>;
   /**
-   * Settles when the WebAssembly module is loaded and the options checked;
-   * rejects with a `TypeError` naming a wrong option. Calls need not wait
-   * for it: they queue until it is ready.
+   * Settles when the WebAssembly core is loaded; rejects with why it could
+   * not be (every call then rejects with the same error). Calls need not
+   * wait for it: they queue until it is ready.
    */
   readonly ready: Promise<void>;
   /** Bearer mode: stores the tokens of a login and starts a new session. Throws a `TypeError` in cookie mode. */
@@ -202,6 +203,7 @@ export interface AuthFetch {
 /**
  * Creates a coordinator and returns a function with `fetch`'s signature that
  * applies it. Usable at once; the WebAssembly module loads behind it.
+ * Throws a `TypeError` naming the first invalid option.
  */
 export function createAuthFetch(options?: AuthFetchOptions): AuthFetch;
 

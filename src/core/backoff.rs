@@ -59,16 +59,3 @@ impl Jitter {
         bits as f64 / (1u64 << 53) as f64
     }
 }
-
-/// Parses a `Retry-After` value given in delta-seconds (`"120"`).
-///
-/// The HTTP-date form needs a calendar, which the core does not have; the web
-/// layer converts dates itself and passes a duration.
-pub fn retry_after_seconds(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Too many digits to fit is "longer than anyone will wait".
-    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
-}

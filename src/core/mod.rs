@@ -17,12 +17,10 @@ mod slots;
 mod time;
 
 pub use action::{Action, Notice, RefreshId};
-pub use backoff::retry_after_seconds;
 pub use config::Config;
 pub use coordinator::{Coordinator, Session};
 pub use generation::Generation;
 pub use outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 pub use policy::{split_origin, RequestPolicy, Route};
 pub use request::RequestId;
-pub(crate) use slots::Slots;
 pub use time::Instant;

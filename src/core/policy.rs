@@ -46,6 +46,16 @@ impl RequestPolicy {
         }
     }
 
+    /// Adds an allowed origin (serialised, like `https://api.example.com`).
+    pub fn allow(&mut self, origin: String) {
+        self.allowed_origins.push(origin);
+    }
+
+    /// Adds an excluded URL prefix (see [`RequestPolicy::new`]).
+    pub fn exclude(&mut self, prefix: String) {
+        self.excluded.push(prefix);
+    }
+
     /// Decides how to treat a request to `url`. `opted_out` is the app's
     /// per-request opt-out.
     pub fn route(&self, url: &str, opted_out: bool) -> Route {
@@ -54,11 +64,15 @@ impl RequestPolicy {
             return Route::Foreign;
         }
         let excluded = self.excluded.iter().any(|pattern| {
-            if pattern.starts_with('/') {
-                path.starts_with(pattern.as_str())
+            // Byte comparisons: same answers as `str::starts_with` on these
+            // ASCII URLs, without str's char-boundary panic paths, which
+            // would bring formatting code into the .wasm.
+            let subject = if pattern.as_bytes().first() == Some(&b'/') {
+                path
             } else {
-                url.starts_with(pattern.as_str())
-            }
+                url
+            };
+            subject.as_bytes().starts_with(pattern.as_bytes())
         });
         if excluded {
             Route::Excluded
@@ -80,16 +94,19 @@ impl RequestPolicy {
 /// fragment). A URL without `://` has no origin we could allow, so all of it
 /// is "path" and the origin is empty.
 pub fn split_origin(url: &str) -> (&str, &str) {
-    let Some(scheme_end) = url.find("://") else {
+    let bytes = url.as_bytes();
+    let Some(scheme_end) = bytes.windows(3).position(|w| w == b"://") else {
         return ("", url);
     };
     let after_scheme = scheme_end + 3;
-    let authority_end = url
-        .get(after_scheme..)
-        .and_then(|rest| rest.find(['/', '?', '#']))
-        .map_or(url.len(), |i| after_scheme + i);
-    (
-        url.get(..authority_end).unwrap_or(url),
-        url.get(authority_end..).unwrap_or(""),
-    )
+    let authority_end = bytes
+        .iter()
+        .skip(after_scheme)
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .map_or(bytes.len(), |i| after_scheme + i);
+    // `authority_end` is at an ASCII byte or the end, a char boundary.
+    match (url.get(..authority_end), url.get(authority_end..)) {
+        (Some(origin), Some(rest)) => (origin, rest),
+        _ => ("", url),
+    }
 }

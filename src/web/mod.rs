@@ -1,16 +1,10 @@
-//! The web layer: binds the core to `fetch`, timers and abort signals, and
-//! exports the `AuthCoordinator` class that the package's `createAuthFetch`
-//! and `attachAxios` wrap.
-//!
-//! Its JavaScript half, `bridge.js`, holds the typed errors and the safety
-//! net that settles every caller even if this side fails.
+//! The web layer. Its Rust half is [`Core`], the state machine exported to
+//! JavaScript with a numeric interface; its JS half (`coordinator.js`,
+//! `options.js`, `errors.js` beside this file) binds it to `fetch`,
+//! `Request`/`Response`, abort signals and timers, and holds the typed
+//! errors. The split keeps every decision in Rust and every JS object in
+//! JS, which is also what keeps the `.wasm` small.
 
-mod coordinator;
-mod events;
-mod options;
-mod outgoing;
-mod platform;
-mod refresh;
-mod tokens;
+mod core_binding;
 
-pub use coordinator::AuthCoordinator;
+pub use core_binding::{answer, failure, kind, outcome, route, Core};

@@ -12,7 +12,6 @@
 
 mod harness;
 
-mod backoff;
 mod failures;
 mod flight;
 mod lost_answer;

@@ -1,8 +1,9 @@
-// A Rust panic inside a continuation must not leave any caller pending: the
-// bridge's safety net rejects every live call with CoordinatorFaultError,
-// and every later call at once.
+// A Rust panic must not leave any caller pending: the web layer's safety net
+// rejects every pending call with CoordinatorFaultError, and every later
+// call at once.
 
-import * as errors from '../../src/web/bridge.js';
+import { Coordinator } from '../../src/web/coordinator.js';
+import * as errors from '../../src/web/errors.js';
 import { DATA, FakeServer } from './fake_server.js';
 
 async function settleWithin(promises) {
@@ -16,26 +17,38 @@ async function settleWithin(promises) {
   return all;
 }
 
-export async function panicSettlesEveryCaller(create) {
-  const server = new FakeServer({ mode: 'cookie' });
-  const c = create({ fetch: server.fetch });
-  server.expireAccess();
-  const calls = [1, 2, 3].map((n) => c.fetch(`${DATA}${n}/`));
-  await server.refreshesArrived(1);
-  for (let i = 0; i < 2000 && c.state().waiting < 3; i++) await new Promise((r) => setTimeout(r, 0));
-  c.injectFault();
-  server.rotate(); // the refresh answer's continuation panics
-  const results = await settleWithin(calls);
-  for (const r of results) {
-    if (!(r.status === 'rejected' && r.reason instanceof errors.CoordinatorFaultError)) {
-      throw new Error(`expected CoordinatorFaultError, got ${r.status} ${r.reason}`);
-    }
-    if (!errors.isCoordinatorFaultError(r.reason) || r.reason.code !== 'COORDINATOR_FAULT') {
-      throw new Error('the guard and code identify the fault');
-    }
+function expectFault(result, what) {
+  if (!(result.status === 'rejected' && result.reason instanceof errors.CoordinatorFaultError)) {
+    throw new Error(`${what}: expected CoordinatorFaultError, got ${result.status} ${result.reason}`);
   }
-  const [later] = await settleWithin([new errors.Call().promise]);
-  if (!(later.reason instanceof errors.CoordinatorFaultError)) {
-    throw new Error('calls after the fault are rejected at once');
+  if (!errors.isCoordinatorFaultError(result.reason) || result.reason.code !== 'COORDINATOR_FAULT') {
+    throw new Error('the guard and code identify the fault');
+  }
+}
+
+export async function panicSettlesEveryCaller(makeCore) {
+  let core = null;
+  const server = new FakeServer({ mode: 'cookie' });
+  const reported = [];
+  const onError = (event) => {
+    reported.push(event.error);
+    event.preventDefault();
+  };
+  globalThis.addEventListener('error', onError);
+  try {
+    const c = new Coordinator({ fetch: server.fetch }, () => (...args) => (core = makeCore(...args)));
+    server.expireAccess();
+    const calls = [1, 2, 3].map((n) => c.fetch(`${DATA}${n}/`));
+    await server.refreshesArrived(1);
+    for (let i = 0; i < 2000 && c.state().waiting < 3; i++) await new Promise((r) => setTimeout(r, 0));
+    core.injectFault();
+    server.rotate(); // the refresh answer's continuation panics in Rust
+    const results = await settleWithin(calls);
+    results.forEach((r, i) => expectFault(r, `waiting call ${i}`));
+    const [later] = await settleWithin([c.fetch(`${DATA}4/`)]);
+    expectFault(later, 'a call after the fault');
+    if (reported.length === 0) throw new Error('the panic was reported, not swallowed');
+  } finally {
+    globalThis.removeEventListener('error', onError);
   }
 }

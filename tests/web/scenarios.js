@@ -1,6 +1,7 @@
 // Browser scenarios for the coordinator, run by wasm-bindgen-test in headless
-// Chromium through the real JS boundary: `create(options)` is the exported
-// AuthCoordinator constructor, `fetch` is replaced by the FakeServer, and
+// Chromium through the real JS boundary: `create(options)` builds the web
+// layer (src/web/coordinator.js) over this build's wasm Core, `fetch` is
+// replaced by the FakeServer, and
 // every Request, Response, Headers, FormData, Blob and AbortController is the
 // browser's own. Each scenario throws on the first broken expectation.
 
@@ -12,10 +13,9 @@ import {
   LOGIN,
 } from './fake_server.js';
 
-// The library's own copy of its JS half: wasm-bindgen serves test and
-// library snippets from one folder, so this is the very module whose classes
-// the coordinator throws.
-import * as errors from '../../src/web/bridge.js';
+// The very module whose classes the coordinator throws (wasm-bindgen serves
+// the test's JS modules from one folder, keeping their paths).
+import * as errors from '../../src/web/errors.js';
 
 const CLASSES = {
   SESSION_EXPIRED: ['SessionExpiredError', errors.SessionExpiredError, errors.isSessionExpiredError],

@@ -6,16 +6,24 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve } from './serve.mjs';
 import { launch } from './browser.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let server;
 let browser;
+let broken;
 let page;
 
 before(async () => {
-  server = await serve({ '/pkg/': `${root}/pkg`, '/': `${root}/www/test/pages` });
+  // The package without its .wasm, for the load-failure test.
+  broken = await mkdtemp(join(tmpdir(), 'rc-broken-'));
+  await cp(`${root}/pkg`, broken, { recursive: true });
+  await rm(join(broken, 'refresh_coordinator_bg.wasm'));
+  server = await serve({ '/pkg/': `${root}/pkg`, '/broken/': broken, '/': `${root}/www/test/pages` });
   browser = await launch();
   page = await browser.context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error.message));
@@ -25,6 +33,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  if (broken) await rm(broken, { recursive: true, force: true });
 });
 
 test('createAuthFetch works right after import, before the wasm has loaded', async () => {
@@ -74,20 +83,29 @@ test('the exported error classes are the ones the coordinator throws', async () 
   });
 });
 
-test('a bad option rejects ready and every call with a TypeError naming it', async () => {
+test('a bad option throws a TypeError naming it, at once', async () => {
   const result = await page.evaluate(async () => {
     const { createAuthFetch } = await import('/pkg/index.js');
-    const onError = (event) => event.preventDefault();
-    window.addEventListener('error', onError);
-    const authFetch = createAuthFetch({ mode: 'tokens' });
-    const ready = await authFetch.ready.catch((e) => e);
-    const call = await authFetch('/api/data/1/').catch((e) => e);
-    window.removeEventListener('error', onError);
-    return [ready.name, ready.message, call.name];
+    try {
+      createAuthFetch({ mode: 'tokens' });
+      return null;
+    } catch (error) {
+      return [error.name, error.message];
+    }
   });
   assert.equal(result[0], 'TypeError');
   assert.match(result[1], /options\.mode/);
-  assert.equal(result[2], 'TypeError');
+});
+
+test('a wasm that cannot load rejects ready and every call, and leaves none pending', async () => {
+  const result = await page.evaluate(async () => {
+    // A copy of the package without its .wasm (a deploy that forgot it).
+    const { createAuthFetch } = await import('/broken/index.js');
+    const authFetch = createAuthFetch({ fetch: async () => new Response('{}') });
+    const calls = await Promise.allSettled([authFetch('/api/data/1/'), authFetch('/api/data/2/'), authFetch.ready]);
+    return calls.map((r) => r.status);
+  });
+  assert.deepEqual(result, ['rejected', 'rejected', 'rejected']);
 });
 
 test('setTokens called before the wasm loaded applies before the first request', async () => {

@@ -114,13 +114,11 @@ test('Node imports it without touching window or document (server-side rendering
   assert.equal(stderr, '');
   const result = JSON.parse(stdout);
   assert.deepEqual(result.touchedAtImport, [], 'import and creation read a DOM global');
-  // In use, wasm-bindgen's `js_sys::global()` probes `typeof window` (that
-  // is how it finds the global object); nothing else may.
-  const reads = result.touchedInUse.filter((read) => !/__wbg_static_accessor_WINDOW/.test(read));
-  assert.deepEqual(reads, [], 'using it on the server read a DOM global');
+  assert.deepEqual(result.touchedInUse, [], 'using it on the server read a DOM global');
   assert.equal(result.quietAtImport, true, 'nothing logged or thrown at import and creation');
   assert.deepEqual(result.statuses, [200, 200]);
   assert.equal(result.refreshes, 1);
-  assert.match(result.misuse, /^TypeError: .*options\.refreshUrl/);
+  // A relative URL on the server fails the call as fetch itself would.
+  assert.match(result.misuse, /^TypeError: /);
   assert.ok(result.exports.includes('createAuthFetch') && result.exports.includes('isSessionExpiredError'));
 });

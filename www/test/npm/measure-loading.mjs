@@ -26,10 +26,10 @@ await writeFile(`${dir}/inline/wasm.js`, `export default ${JSON.stringify(wasm.t
 await rm(`${dir}/inline/refresh_coordinator_bg.wasm`);
 const index = await readFile(`${pkg}/index.js`, 'utf8');
 const patched = index
-  .replace("import init, { AuthCoordinator } from './refresh_coordinator.js';",
-    "import init, { AuthCoordinator } from './refresh_coordinator.js';\nimport base64 from './wasm.js';")
-  .replace('(loading ??= init())',
-    '(loading ??= init({ module_or_path: Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)) }))');
+  .replace("import init, { Core } from './refresh_coordinator.js';",
+    "import init, { Core } from './refresh_coordinator.js';\nimport base64 from './wasm.js';")
+  .replace('(loading ??= init().then(',
+    '(loading ??= init({ module_or_path: Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)) }).then(');
 if (patched === index || !patched.includes('wasm.js')) throw new Error('index.js changed: update the patch');
 await writeFile(`${dir}/inline/index.js`, patched);
 await writeFile(
@@ -44,8 +44,7 @@ await writeFile(
 function gzipped(files, root) {
   return files.reduce((sum, file) => sum + execFileSync('gzip', ['-9', '-c', join(root, file)]).length, 0);
 }
-const snippet = (await readFile(`${pkg}/bridge.js`, 'utf8')).match(/'\.\/(snippets\/[^']+)'/)[1];
-const js = ['index.js', 'bridge.js', 'refresh_coordinator.js', snippet];
+const js = ['index.js', 'coordinator.js', 'options.js', 'errors.js', 'refresh_coordinator.js'];
 const sizes = {
   url: gzipped([...js, 'refresh_coordinator_bg.wasm'], `${dir}/url`),
   inline: gzipped([...js, 'wasm.js'], `${dir}/inline`),

@@ -71,19 +71,18 @@ test('the tarball holds every file the exports name, the README and the licenses
     ),
   );
   for (const file of named) assert.ok(files.includes(file.replace(/^\.\//, '')), `${file} is missing`);
-  for (const file of ['README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'refresh_coordinator_bg.wasm', 'bridge.js']) {
+  for (const file of ['README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'refresh_coordinator_bg.wasm', 'coordinator.js']) {
     assert.ok(files.includes(file), `${file} is missing`);
   }
   const unexpected = files.filter(
     (file) =>
-      !/^(README\.md|LICENSE-(MIT|APACHE)|package\.json|(index|node|axios|bridge|refresh_coordinator)\.js|(index|axios)\.d\.ts|refresh_coordinator_bg\.wasm|snippets\/[^/]+\/src\/web\/bridge\.js)$/.test(file),
+      !/^(README\.md|LICENSE-(MIT|APACHE)|package\.json|(index|node|axios|coordinator|options|errors|refresh_coordinator)\.js|(index|axios)\.d\.ts|refresh_coordinator_bg\.wasm)$/.test(file),
   );
   assert.deepEqual(unexpected, []);
 });
 
 test('what a browser downloads, gzip -9', async (t) => {
-  const snippet = (await readFile(join(installed, 'bridge.js'), 'utf8')).match(/'\.\/(snippets\/[^']+)'/)[1];
-  const files = ['refresh_coordinator_bg.wasm', 'refresh_coordinator.js', snippet, 'bridge.js', 'index.js'];
+  const files = ['refresh_coordinator_bg.wasm', 'refresh_coordinator.js', 'index.js', 'coordinator.js', 'options.js', 'errors.js'];
   let raw = 0;
   let gzip = 0;
   for (const file of [...files, 'axios.js']) {

@@ -54,7 +54,7 @@ const statuses = await Promise.all([
   api.get('data/2/').then((response) => response.status),
 ]);
 
-// Relative URLs on the server are a clear error when used, not at import.
+// Relative URLs on the server fail the call, as fetch would, not the import.
 const misuse = await shared('/api/data/1/').catch((error) => `${error.name}: ${error.message}`);
 
 console.log(JSON.stringify({ touchedAtImport, touchedInUse: touched, quietAtImport, statuses, refreshes, misuse, exports: Object.keys(main).sort() }));
