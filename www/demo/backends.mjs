@@ -53,7 +53,12 @@ async function start(addr, flags) {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`refresh-backend on ${addr} exited (${code}): ${stderr.trim()}`));
+      // The random-key notice is not why it stopped.
+      const why = stderr
+        .split('\n')
+        .filter((line) => line.trim() && !line.includes('no --signing-key given'))
+        .join('\n');
+      reject(new Error(`refresh-backend on ${addr} exited (${code}): ${why}`));
     });
     child.stdout.on('data', (chunk) => {
       out += chunk;

@@ -93,8 +93,12 @@ function drawSessions() {
           ? `Session ended (${session.reason}): the app sends ${session.user || 'the user'} back to the login page`
           : `Session ended (${session.reason}): log in again`;
     } else if (!session.expiresAt) text = `Logged in as ${session.user}`;
-    else if (!expired) text = `Logged in as ${session.user} · access token expires in ${seconds(session.expiresAt - now)} s`;
-    else text = `Logged in as ${session.user} · access token expired ${seconds(now - session.expiresAt)} s ago`;
+    else {
+      const about = session.approximate ? 'about ' : '';
+      text = expired
+        ? `Logged in as ${session.user} · access token expired ${about}${seconds(now - session.expiresAt)} s ago`
+        : `Logged in as ${session.user} · access token expires in ${about}${seconds(session.expiresAt - now)} s`;
+    }
     $('.session-text', el).textContent = text;
   }
   const lead = panels[0].recorder.session;
@@ -120,6 +124,18 @@ addEventListener('storage', (event) => {
 
 // The backends' own count of refreshes, by outcome.
 
+/** The backend's refresh outcomes, as the panels say them. */
+const OUTCOMES = {
+  missing: 'without a refresh cookie',
+  grace_reuse: 'grace reuse',
+  reuse_detected: 'reuse detected',
+  wrong_type: 'wrong token type',
+  missing_claim: 'missing claim',
+  no_user: 'no such user',
+  injected_500: 'injected 500',
+  injected_429: 'injected 429',
+};
+
 let needMetrics = true;
 async function refreshMetrics() {
   needMetrics = false;
@@ -136,7 +152,7 @@ async function refreshMetrics() {
         const rotated = outcomes.success || 0;
         const refused = Object.entries(outcomes)
           .filter(([outcome]) => outcome !== 'success')
-          .map(([outcome, n]) => `${n} ${outcome.replaceAll('_', ' ')}`);
+          .map(([outcome, n]) => `${n} ${OUTCOMES[outcome] || outcome.replaceAll('_', ' ')}`);
         line.textContent =
           `backend /metrics since start: ${total} refresh${total === 1 ? '' : 'es'}` +
           (total ? ` (${rotated} rotated${refused.length ? `, refused: ${refused.join(', ')}` : ''})` : '');

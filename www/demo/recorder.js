@@ -87,7 +87,11 @@ export class Recorder {
 
   loggedIn(user, expiration) {
     sessionStorage.removeItem(this.endedKey);
-    this.setSession({ status: 'in', user, expiresAt: Date.parse(expiration) || null });
+    const expiresAt = Date.parse(expiration) || null;
+    // The access token lifetime, to estimate the expiry of a refresh whose
+    // answer this page never reads (a reload cut it off; the cookie landed).
+    const lifetime = expiresAt && Math.round((expiresAt - Date.now()) / 1000) * 1000;
+    this.setSession({ status: 'in', user, expiresAt, lifetime, approximate: false });
   }
 
   loggedOut() {
@@ -96,7 +100,7 @@ export class Recorder {
   }
 
   expiresAt(expiration) {
-    this.setSession({ expiresAt: Date.parse(expiration) || null });
+    this.setSession({ expiresAt: Date.parse(expiration) || null, approximate: false });
   }
 
   // The run on screen.
@@ -141,6 +145,8 @@ export class Recorder {
   }
 
   refreshStarted() {
+    const { lifetime } = this.session;
+    if (lifetime) this.setSession({ expiresAt: Date.now() + lifetime, approximate: true });
     const send = new Send(() => this.changed());
     if (this.run) this.run.refreshes.push(send);
     this.bump('refreshes');

@@ -113,8 +113,9 @@ export function render(run, { height, spanMs, nowMs, waitingLabel }) {
             : COLORS.refreshFailed;
     const x0 = x(t(f.start));
     const x1 = x(t(settledAt(f.end)));
-    // A light band over the requests while a rotating refresh was out.
-    if (fill !== COLORS.refreshRefused && fill !== COLORS.refreshFailed) {
+    // A light band over the requests while a refresh was out, unless it
+    // was refused (or there are so many that the bands would hide the rows).
+    if ((fill === COLORS.refreshOk || fill === COLORS.refreshPending) && (i < 3 || fill === COLORS.refreshOk)) {
       rect(x0, rowsTop - 4, x1, height - rowsTop + 4, fill, ' opacity="0.08"');
     }
     rect(x0, refreshTop + laneOf[i] * LANE, x1, LANE - 2, fill, ' rx="1.5"', `refresh: ${f.status ?? 'in flight'}`);
