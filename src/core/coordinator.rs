@@ -87,6 +87,27 @@ enum Flight {
     },
 }
 
+impl Flight {
+    /// This flight, with a refresh on the wire marked superseded: the
+    /// credential it would replace was replaced meanwhile.
+    fn superseded(self) -> Self {
+        match self {
+            Flight::Refreshing {
+                refresh,
+                deadline,
+                overdue,
+                ..
+            } => Flight::Refreshing {
+                refresh,
+                deadline,
+                overdue,
+                superseded: true,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Waiting for a refresh this coordinator did not send to land.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Landing {
@@ -415,19 +436,7 @@ impl Coordinator {
         self.inherited_landing = None;
         match self.flight {
             Flight::Idle => {}
-            Flight::Refreshing {
-                refresh,
-                deadline,
-                overdue,
-                ..
-            } => {
-                self.flight = Flight::Refreshing {
-                    refresh,
-                    deadline,
-                    overdue,
-                    superseded: true,
-                };
-            }
+            Flight::Refreshing { .. } => self.flight = self.flight.superseded(),
             Flight::BackingOff { .. } | Flight::Landing { .. } => self.flight = Flight::Idle,
             Flight::Probing { probe, .. } => {
                 // The probe went out with the old credential; a 401 to it is
@@ -692,21 +701,11 @@ impl Coordinator {
                 );
                 self.flight = Flight::Idle;
             }
-            Flight::Refreshing {
-                refresh,
-                deadline,
-                overdue,
-                ..
-            } => {
+            Flight::Refreshing { .. } => {
                 // Only another context can end the session while our refresh
                 // is out. Keep tracking it, so no second refresh starts (after
                 // a new login) while it may still rotate the token.
-                self.flight = Flight::Refreshing {
-                    refresh,
-                    deadline,
-                    overdue,
-                    superseded: true,
-                };
+                self.flight = self.flight.superseded();
             }
             Flight::Idle | Flight::BackingOff { .. } | Flight::Landing { .. } => {
                 self.flight = Flight::Idle;

@@ -48,7 +48,7 @@ try {
 }
 
 async function withPage(flags, body) {
-  const backend = await startBackend(['--static', `${ROOT}/www/bench/pages`, ...flags]);
+  const backend = await startBackend(['--static', `${ROOT}www/bench/pages`, ...flags]);
   const context = await browser.newContext();
   try {
     const page = await context.newPage();

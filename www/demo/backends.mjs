@@ -12,74 +12,24 @@
 // Both have the fault hooks on: the page's "network" setting uses them to
 // hold each refresh answer back, as a slow network would.
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { ROOT, startBackend } from '../test/backend.mjs';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BINARY = process.env.REFRESH_BACKEND_BIN || `${ROOT}target/server/refresh-backend`;
+export { ROOT };
 
 export const DEMO_USER = { username: 'alice', password: 'wonderland' };
 
-/**
- * Starts one backend; resolves once it prints its "listening on" line, with
- * `{ url, child, stop() }`. Rejects with the backend's stderr if it exits
- * first (a port in use, say).
- */
-async function start(addr, flags) {
-  const args = [
-    '--addr', addr,
-    '--db', ':memory:',
-    '--rotate-refresh-tokens',
-    '--blacklist-after-rotation',
-    '--test-hooks',
-    '--user', `${DEMO_USER.username}:${DEMO_USER.password}`,
-    ...flags,
-  ];
-  const child = spawn(BINARY, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`refresh-backend on ${addr} did not start within 10 s`));
-    }, 10_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${BINARY}: ${error.message}`));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      // The random-key notice is not why it stopped.
-      const why = stderr
-        .split('\n')
-        .filter((line) => line.trim() && !line.includes('no --signing-key given'))
-        .join('\n');
-      reject(new Error(`refresh-backend on ${addr} exited (${code}): ${why}`));
-    });
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
-  return {
-    url,
-    child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        await exited;
-      }
-    },
-  };
+/** One of the demo's backends, at `addr`, with `flags` on top of the common ones. */
+function start(addr, flags) {
+  return startBackend(
+    [
+      '--rotate-refresh-tokens',
+      '--blacklist-after-rotation',
+      '--test-hooks',
+      '--user', `${DEMO_USER.username}:${DEMO_USER.password}`,
+      ...flags,
+    ],
+    { addr },
+  );
 }
 
 /**

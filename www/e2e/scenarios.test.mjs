@@ -328,7 +328,7 @@ async function writeReport() {
     ...[...rows].map(([key, v]) => `| ${key} | ${cell(v.coordinator)} | ${cell(v.naive)} |`),
   ];
   const text = `Refresh requests / failed requests / session ends, per scenario.\n\n${lines.join('\n')}\n`;
-  await mkdir(`${ROOT}/target`, { recursive: true });
-  await writeFile(`${ROOT}/target/e2e-report.md`, text);
+  await mkdir(`${ROOT}target`, { recursive: true });
+  await writeFile(`${ROOT}target/e2e-report.md`, text);
   console.log(`\n${text}`);
 }

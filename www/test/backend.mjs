@@ -1,0 +1,109 @@
+// The reference backend as the JS tests, the benchmarks and `make demo` run
+// it: one `refresh-backend` process on 127.0.0.1 (a free port unless told),
+// an in-memory database, stopped by its handle.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, with a trailing slash. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BINARY = process.env.REFRESH_BACKEND_BIN || `${ROOT}target/server/refresh-backend`;
+
+/**
+ * Starts `refresh-backend --addr ADDR --db :memory:` plus `flags`. Resolves,
+ * once it printed its address, to `{ url, child, stop(), metrics(),
+ * faults(plan) }`; rejects with its stderr if it exits first (a port in
+ * use, say) or does not start within 10 s.
+ */
+export async function startBackend(flags = [], { addr = '127.0.0.1:0' } = {}) {
+  if (!existsSync(BINARY)) {
+    throw new Error(`${BINARY} is missing: cargo build --profile server -p refresh-backend`);
+  }
+  const child = spawn(BINARY, ['--addr', addr, '--db', ':memory:', ...flags], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`refresh-backend on ${addr} did not start within 10 s`));
+    }, 10_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${BINARY}: ${error.message}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      // The random-key notice is not why it stopped.
+      const why = stderr
+        .split('\n')
+        .filter((line) => line.trim() && !line.includes('no --signing-key given'))
+        .join('\n');
+      reject(new Error(`refresh-backend on ${addr} exited (${code}): ${why}`));
+    });
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+    /** The backend's Prometheus counters, as `{ 'name{labels}': value }`. */
+    async metrics() {
+      return parseMetrics(await (await fetch(`${url}/metrics`)).text());
+    },
+    /** Arms `/api/_test/faults` (needs `--test-hooks`), replacing what was armed. */
+    async faults(plan) {
+      const response = await fetch(`${url}/api/_test/faults`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(plan),
+      });
+      if (!response.ok) throw new Error(`arming faults: ${response.status} ${await response.text()}`);
+    },
+  };
+}
+
+/** Prometheus text as `{ 'name{labels}': value }`. */
+export function parseMetrics(text) {
+  const values = {};
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) values[match[1]] = Number(match[2]);
+  }
+  return values;
+}
+
+/** Refresh requests by outcome (`{ success: 1, blacklisted: 3 }`), zeros left out. */
+export function refreshOutcomes(metrics) {
+  const outcomes = {};
+  for (const [key, value] of Object.entries(metrics)) {
+    const match = /^refresh_requests_total\{outcome="(\w+)"\}$/.exec(key);
+    if (match && value) outcomes[match[1]] = value;
+  }
+  return outcomes;
+}
+
+/** Refresh requests the backend saw, whatever their outcome. */
+export function refreshCount(metrics) {
+  return Object.values(refreshOutcomes(metrics)).reduce((sum, n) => sum + n, 0);
+}
