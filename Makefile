@@ -31,7 +31,7 @@ help:
 	@echo "make demo   set up, build, start the demo page and its two reference backends"
 	@echo "make test   set up, run every test"
 	@echo "make build  build the npm package into $(PKG)/ and print its size"
-	@echo "make bench  benchmarks (package size, backend throughput)"
+	@echo "make bench  benchmarks (package size, client overhead, backend throughput)"
 
 ## Installs what is missing: the wasm target, wasm-pack and wasm-bindgen-cli
 ## from crates.io, Chromium and ChromeDriver from Debian, the npm tools.

@@ -201,8 +201,11 @@ export class Coordinator {
   }
 
   #start(template, optedOut, body) {
+    let route = ROUTE.FOREIGN;
+    this.#turn(() => {
+      route = this.#core.route(template.url, optedOut);
+    });
     if (this.#fault) return Promise.reject(this.#fault);
-    const route = this.#core.route(template.url, optedOut);
     if (route === ROUTE.OPTED_OUT) return this.#bypass(template, 'credential');
     if (route === ROUTE.EXCLUDED) return this.#bypass(template, 'cookies');
     if (route === ROUTE.FOREIGN) return this.#bypass(template, 'nothing');
