@@ -130,6 +130,11 @@ size:
 	@cd $(PKG) && for f in $(PAYLOAD); do \
 		printf "%-30s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \
 	done | awk '{ print; raw += $$2; gz += $$4 } END { printf "%-30s %7d bytes %7d gzip\n", "total", raw, gz }'
+	@# What an app's bundle carries after its minifier: each JS file through terser.
+	@cd $(PKG) && for f in $(PAYLOAD); do \
+		case $$f in *.js) ../www/node_modules/.bin/terser --module -c -m -- $$f > $$f.min ;; *) cp $$f $$f.min ;; esac; \
+		printf "%d %d\n" "$$(wc -c < $$f.min)" "$$(gzip -9 -c $$f.min | wc -c)"; rm $$f.min; \
+	done | awk '{ raw += $$1; gz += $$2 } END { printf "%-30s %7d bytes %7d gzip\n", "total, JS minified (terser)", raw, gz }'
 
 ## How the wasm is loaded: by URL (shipped) against inlined as base64;
 ## bytes downloaded and time to ready in Chromium.
