@@ -7,11 +7,14 @@
 //! blacklisting on and SQLite on disk in a temporary directory. Then, at 1,
 //! 16 and 64 concurrent clients: each client logs in once and refreshes its
 //! own chain over one HTTP/1.1 keep-alive connection, always with the newest
-//! refresh token, for a few seconds. Prints throughput, p50/p99 latency and
-//! the server's peak RSS (VmHWM).
+//! refresh token, for a few seconds. Prints throughput, p50/p99 latency, the
+//! CPU time per refresh of the server and of the client, and the server's
+//! peak RSS (VmHWM).
 //!
 //! Client and server share the machine: on 2 cores the client's own CPU
-//! time is part of what is measured.
+//! time is part of what is measured. The client runs on one thread and the
+//! server with one worker thread (`--workers 1`), a core each; set
+//! `REFRESH_BACKEND_WORKERS` to serve with another count.
 
 // A benchmark harness: a failed unwrap ends the run with its message, and
 // printing is its whole output.
@@ -80,6 +83,7 @@ impl Server {
         let mut child = Command::new(binary)
             .args(["--addr", "127.0.0.1:0", "--db"])
             .arg(db)
+            .args(workers_flag())
             .args([
                 "--rotate-refresh-tokens",
                 "--blacklist-after-rotation",
@@ -199,6 +203,16 @@ async fn client(
     (latencies, failures)
 }
 
+/// `--workers 1` unless `REFRESH_BACKEND_WORKERS` (read by the server
+/// itself) asks for another count.
+fn workers_flag() -> Vec<&'static str> {
+    if std::env::var_os("REFRESH_BACKEND_WORKERS").is_some() {
+        Vec::new()
+    } else {
+        vec!["--workers", "1"]
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
@@ -215,8 +229,15 @@ fn main() {
         MEASURE.as_secs()
     );
     println!(
-        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>9}",
-        "clients", "refreshes/s", "p50 ms", "p99 ms", "max ms", "failures"
+        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>9} {:>11} {:>11}",
+        "clients",
+        "refreshes/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "failures",
+        "server µs",
+        "client µs"
     );
     // The client gets one thread, the server the rest of the machine.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: Settings) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = settings.workers {
+        builder.worker_threads(workers.get());
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

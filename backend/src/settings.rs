@@ -98,6 +98,13 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
 
+    /// Threads that serve requests; default one per CPU core. The store runs
+    /// one write at a time behind one SQLite connection, so on a machine that
+    /// shares its cores with the clients (a laptop, CI) fewer threads
+    /// contend less: `make bench` serves with 1 on 2 cores.
+    #[arg(long, env = "REFRESH_BACKEND_WORKERS", value_name = "N")]
+    pub workers: Option<std::num::NonZeroUsize>,
+
     /// SQLite database file, or :memory:.
     #[arg(
         long,

@@ -140,6 +140,7 @@ fn help_documents_every_flag() {
     let help = String::from_utf8(output.stdout).unwrap();
     for flag in [
         "--addr",
+        "--workers",
         "--db",
         "--access-token-lifetime",
         "--refresh-token-lifetime",
@@ -173,6 +174,47 @@ fn help_documents_every_flag() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
+}
+
+/// The runtime's worker threads of process `pid` (tokio names them
+/// `tokio-rt-worker`; before 1.44, `tokio-runtime-worker`, which Linux cuts
+/// to 15 bytes).
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|task| {
+            let comm = task.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm)
+                .is_ok_and(|name| matches!(name.trim(), "tokio-rt-worker" | "tokio-runtime-w"))
+        })
+        .count()
+}
+
+#[test]
+fn workers_sets_the_serving_threads() {
+    for (workers, expected) in [("1", 1), ("3", 3)] {
+        let (server, _) = start(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            ":memory:",
+            "--workers",
+            workers,
+        ]);
+        // The workers start with the runtime, before the listening line.
+        assert_eq!(
+            worker_threads(server.0.id()),
+            expected,
+            "--workers {workers}"
+        );
+    }
+    let output = Command::new(BIN)
+        .args(["--db", ":memory:", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "no workers cannot serve");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--workers <N>"), "{stderr}");
 }
 
 #[test]
