@@ -37,16 +37,20 @@ pub fn new_jti() -> Result<String, getrandom::Error> {
 /// # Errors
 /// When the operating system has no randomness to give.
 pub fn new_uuid() -> Result<String, getrandom::Error> {
-    let hex = hex(&uuid4_bytes()?);
-    let part = |from: usize, to: usize| hex.get(from..to).unwrap_or("");
-    Ok(format!(
+    Ok(hyphenated(&hex(&uuid4_bytes()?)))
+}
+
+/// 32 hex digits as a UUID's five hyphen-separated groups.
+fn hyphenated(digits: &str) -> String {
+    let part = |from: usize, to: usize| digits.get(from..to).unwrap_or("");
+    format!(
         "{}-{}-{}-{}-{}",
         part(0, 8),
         part(8, 12),
         part(12, 16),
         part(16, 20),
         part(20, 32)
-    ))
+    )
 }
 
 /// Brings a UUID as a user might write it (any case, with or without
@@ -61,15 +65,7 @@ pub fn canonical_uuid(text: &str) -> Option<String> {
     if digits.len() != 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    let part = |from: usize, to: usize| digits.get(from..to).unwrap_or("");
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        part(0, 8),
-        part(8, 12),
-        part(12, 16),
-        part(16, 20),
-        part(20, 32)
-    ))
+    Some(hyphenated(&digits))
 }
 
 fn uuid4_bytes() -> Result<[u8; 16], getrandom::Error> {

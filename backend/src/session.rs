@@ -165,9 +165,7 @@ impl AppState {
             TOKEN_TYPE_CLAIM.to_owned(),
             TokenType::Access.as_str().into(),
         );
-        claims.insert("exp".to_owned(), expires_at.into());
-        claims.insert("iat".to_owned(), now.secs().into());
-        claims.insert(JTI_CLAIM.to_owned(), jti()?.into());
+        stamp(&mut claims, expires_at, now, jti()?);
         for (name, value) in refresh_claims {
             if ![TOKEN_TYPE_CLAIM, "exp", "iat", JTI_CLAIM].contains(&name.as_str()) {
                 claims.insert(name.clone(), value.clone());
@@ -197,9 +195,7 @@ impl AppState {
             TOKEN_TYPE_CLAIM.to_owned(),
             TokenType::Refresh.as_str().into(),
         );
-        claims.insert("exp".to_owned(), expires_at.into());
-        claims.insert("iat".to_owned(), now.secs().into());
-        claims.insert(JTI_CLAIM.to_owned(), jti.clone().into());
+        stamp(&mut claims, expires_at, now, jti.clone());
         claims.insert(
             self.config.user_id_claim.clone(),
             self.user_claim_value(user).into(),
@@ -399,9 +395,7 @@ impl AppState {
         let expires_at = expiry(now, self.config.refresh_token_lifetime, cap);
         let jti = jti()?;
         let mut claims = decoded.claims().clone();
-        claims.insert("exp".to_owned(), expires_at.into());
-        claims.insert("iat".to_owned(), now.secs().into());
-        claims.insert(JTI_CLAIM.to_owned(), jti.clone().into());
+        stamp(&mut claims, expires_at, now, jti.clone());
         let issued = Issued {
             token: self.sign(&claims)?,
             expires_at,
@@ -478,6 +472,14 @@ impl AppState {
         }
         Ok(())
     }
+}
+
+/// Sets a new token's `exp`, `iat` and `jti` (SimpleJWT's `set_exp`,
+/// `set_iat`, `set_jti`).
+fn stamp(claims: &mut Map<String, Value>, expires_at: i64, now: Timestamp, jti: String) {
+    claims.insert("exp".to_owned(), expires_at.into());
+    claims.insert("iat".to_owned(), now.secs().into());
+    claims.insert(JTI_CLAIM.to_owned(), jti.into());
 }
 
 fn jti() -> Result<String, ApiError> {
