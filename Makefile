@@ -96,6 +96,14 @@ test-browser:
 	done; \
 	exit 1
 
+## The package in Chromium against the reference backend (SimpleJWT rotation
+## and blacklist, no grace window): every scenario in cookie and bearer mode,
+## refresh-coordinator asserted, the hand-written interceptor reported
+## (target/e2e-report.md).
+test-e2e: build
+	cargo build --profile server -p refresh-backend
+	node --test --test-concurrency=1 www/e2e/*.test.mjs
+
 ## The built package, loaded the way an app loads it.
 test-package: build
 	node --test www/test/*.test.mjs
