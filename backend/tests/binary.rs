@@ -176,18 +176,36 @@ fn help_documents_every_flag() {
     }
 }
 
-/// The runtime's worker threads of process `pid` (tokio names them
-/// `tokio-rt-worker`; before 1.44, `tokio-runtime-worker`, which Linux cuts
-/// to 15 bytes).
-fn worker_threads(pid: u32) -> usize {
+/// The names of process `pid`'s threads other than its main one.
+fn thread_names(pid: u32) -> Vec<String> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
-        .filter(|task| {
-            let comm = task.as_ref().unwrap().path().join("comm");
-            std::fs::read_to_string(comm)
-                .is_ok_and(|name| matches!(name.trim(), "tokio-rt-worker" | "tokio-runtime-w"))
-        })
-        .count()
+        .map(|task| task.unwrap().path())
+        .filter(|path| !path.ends_with(pid.to_string()))
+        .filter_map(|path| std::fs::read_to_string(path.join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+/// The runtime's worker threads of process `pid`. They are created with the
+/// runtime, before the listening line, but each names itself once it runs;
+/// until then it shows the process's name. So this waits (bounded) until
+/// every thread has its own name, then counts tokio's workers
+/// (`tokio-rt-worker`; before tokio 1.44 `tokio-runtime-worker`, which Linux
+/// cuts to 15 bytes).
+fn worker_threads(pid: u32) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let names = thread_names(pid);
+        let unnamed = names.iter().any(|name| name == "refresh-backend");
+        if !unnamed || std::time::Instant::now() > deadline {
+            return names
+                .iter()
+                .filter(|name| matches!(name.as_str(), "tokio-rt-worker" | "tokio-runtime-w"))
+                .count();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -201,7 +219,6 @@ fn workers_sets_the_serving_threads() {
             "--workers",
             workers,
         ]);
-        // The workers start with the runtime, before the listening line.
         assert_eq!(
             worker_threads(server.0.id()),
             expected,
