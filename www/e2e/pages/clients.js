@@ -55,13 +55,22 @@ async function sha256(buffer) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** `fetch` that first notes the hash of the exact bytes it sends. */
+/**
+ * `fetch` that notes the hash of the exact bytes it sends. The request goes
+ * out at once, as the coordinator sent it; hashing first would delay it, and
+ * in cookie mode a delayed first send can leave after the refresh and carry
+ * the rotated cookie, so that nothing needs replaying. The answer is handed
+ * back once the hash is noted.
+ */
 async function recordingFetch(request) {
-  if (request.method === 'POST' && !request.url.includes('/api/auth/') && !request.url.includes('/api/token/')) {
-    const hash = await sha256(await request.clone().arrayBuffer());
-    (sentBodies[request.url] ||= []).push(hash);
+  if (request.method !== 'POST' || request.url.includes('/api/auth/') || request.url.includes('/api/token/')) {
+    return fetch(request);
   }
-  return fetch(request);
+  const copy = request.clone();
+  const answer = fetch(request);
+  answer.catch(() => {}); // a failure reaches the caller below, not as unhandled
+  (sentBodies[request.url] ||= []).push(await sha256(await copy.arrayBuffer()));
+  return answer;
 }
 
 /** refresh-coordinator, configured for the scenario. */
