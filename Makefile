@@ -76,12 +76,12 @@ test-native:
 	cargo test --workspace
 
 ## wasm-bindgen-test-runner's own file server (tiny_http) now and then never
-## answers one of the test page's module requests, so no test starts: about
-## one page load in four here, while the same files from a Node server load
-## every time. It shows as "Failed to detect test as having been run" after
+## answers one of the test page's module requests, so no test starts: 13 of
+## 29 page loads on the development machine, while the same files from a Node
+## server load every time. It shows as "Failed to detect test as having been run" after
 ## 20 s (tests/web/webdriver.json sets pageLoadStrategy none, so the runner
 ## does not wait out a 300 s page load first). Only that case is retried, up
-## to 8 attempts (all eight failing at one in four: about one run in 65 000);
+## to 8 attempts (at that rate all eight fail about once in 600 runs);
 ## a test that fails, fails at once.
 BROWSER_ATTEMPTS := 1 2 3 4 5 6 7 8
 test-browser:
