@@ -53,7 +53,12 @@ www/node_modules/.installed: www/package.json www/package-lock.json
 	cd www && npm ci --no-audit --no-fund
 	touch $@
 
-test: setup lint test-native test-browser test-package test-e2e test-npm test-demo
+TEST_STEPS := lint test-native test-browser test-package test-e2e test-npm test-demo
+# A phony step without a rule would pass silently, so `test` checks each has one.
+test: setup $(TEST_STEPS)
+	@for step in $(TEST_STEPS); do \
+		grep -q "^$$step:" $(firstword $(MAKEFILE_LIST)) || { echo "make test: no rule for $$step"; exit 1; }; \
+	done
 
 ## The packed tarball as apps use it: installed offline, the TypeScript types
 ## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the
