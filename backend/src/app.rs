@@ -1,5 +1,6 @@
 //! `app(config) -> Router`: the routes, the state they share, and the
-//! layers every response goes through (CORS, `WWW-Authenticate` on 401s).
+//! layers every response goes through (CORS, `WWW-Authenticate` on 401s, a
+//! `Date` from the backend's own clock).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::clock::{http_date, AdjustableClock};
 use crate::config::Config;
 use crate::cors::cors;
 use crate::error::ApiError;
@@ -31,6 +33,9 @@ pub(crate) struct AppState {
     pub metrics: Metrics,
     /// The faults armed through `/api/_test/faults`.
     pub faults: Faults,
+    /// With `--test-hooks`, the clock `config.clock` is, which
+    /// `/api/_test/clock` puts ahead.
+    pub test_clock: Option<Arc<AdjustableClock>>,
 }
 
 /// The state as handlers hold it.
@@ -40,13 +45,19 @@ pub(crate) type SharedState = Arc<AppState>;
 ///
 /// The config is taken as given; [`Config::validate`] is the caller's to
 /// run (the command line does).
-pub fn app(config: Config) -> Router {
+pub fn app(mut config: Config) -> Router {
+    let test_clock = config.test_hooks.then(|| {
+        let clock = Arc::new(AdjustableClock::new(config.clock.clone()));
+        config.clock = clock.clone();
+        clock
+    });
     let codec = TokenCodec::new(config.keys.clone(), config.leeway);
     let state = Arc::new(AppState {
         config,
         codec,
         metrics: Metrics::default(),
         faults: Faults::default(),
+        test_clock,
     });
     let post_only = "POST, OPTIONS";
     let mut router = Router::new()
@@ -97,10 +108,17 @@ pub fn app(config: Config) -> Router {
                 .delete(test_hooks::clear)
                 .fallback(only("GET, POST, DELETE, OPTIONS", "Faults")),
         );
+        router = router.route(
+            "/api/_test/clock",
+            get(test_hooks::show_clock)
+                .post(test_hooks::advance_clock)
+                .fallback(only("GET, POST, OPTIONS", "Clock")),
+        );
     }
     router
         .fallback(static_or_not_found)
         .layer(map_response_with_state(state.clone(), www_authenticate))
+        .layer(map_response_with_state(state.clone(), date_from_own_clock))
         .layer(from_fn_with_state(state.clone(), cors))
         .with_state(state)
 }
@@ -114,6 +132,18 @@ async fn static_or_not_found(
         return ApiError::NotFound.into_response();
     }
     static_files::serve(&state.config.static_mounts, &method, &uri).await
+}
+
+/// The `Date` of every answer comes from the clock the tokens are stamped
+/// with, as on any server with one clock: a client that counts a token's
+/// life as `access_expiration − Date` gets it right whatever its own clock
+/// says (hyper would otherwise add the system time, and the test clock may
+/// be ahead of it).
+async fn date_from_own_clock(State(state): State<SharedState>, mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&http_date(state.config.clock.now().secs())) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// DRF sets `WWW-Authenticate` on every 401, with the first accepted scheme

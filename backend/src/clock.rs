@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time, in microseconds since the Unix epoch.
@@ -101,6 +102,48 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_micros(self.micros.load(Ordering::SeqCst))
+    }
+}
+
+/// Another clock, put ahead by hand: what `--test-hooks` serves with, so an
+/// end-to-end test can expire an access token at once (`POST
+/// /api/_test/clock`) instead of sleeping through its lifetime. It never
+/// runs backwards.
+#[derive(Debug)]
+pub struct AdjustableClock {
+    base: Arc<dyn Clock>,
+    ahead_micros: AtomicI64,
+}
+
+impl AdjustableClock {
+    /// `base`'s time, not yet put ahead.
+    pub fn new(base: Arc<dyn Clock>) -> Self {
+        Self {
+            base,
+            ahead_micros: AtomicI64::new(0),
+        }
+    }
+
+    /// Puts the clock `by` further ahead.
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        // fetch_update cannot fail with a closure that always returns Some.
+        let _ = self
+            .ahead_micros
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |ahead| {
+                Some(ahead.saturating_add(by))
+            });
+    }
+
+    /// How far ahead of `base` it is.
+    pub fn ahead(&self) -> Duration {
+        Duration::from_micros(u64::try_from(self.ahead_micros.load(Ordering::SeqCst)).unwrap_or(0))
+    }
+}
+
+impl Clock for AdjustableClock {
+    fn now(&self) -> Timestamp {
+        self.base.now().plus(self.ahead())
     }
 }
 
@@ -220,5 +263,22 @@ mod tests {
         assert_eq!(clock.now().secs(), 10);
         clock.advance(Duration::from_millis(2500));
         assert_eq!(clock.now().micros(), 12_500_000);
+    }
+
+    #[test]
+    fn adjustable_clock_runs_ahead_of_its_base_and_never_back() {
+        let base = Arc::new(ManualClock::new(Timestamp::from_secs(100)));
+        let clock = AdjustableClock::new(base.clone());
+        assert_eq!(clock.now(), Timestamp::from_secs(100));
+        clock.advance(Duration::from_secs(30));
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(clock.now(), Timestamp::from_secs(135));
+        base.advance(Duration::from_secs(1));
+        assert_eq!(clock.now(), Timestamp::from_secs(136));
+        clock.advance(Duration::MAX);
+        assert!(
+            clock.now() > Timestamp::from_secs(136),
+            "saturates, never wraps"
+        );
     }
 }

@@ -43,6 +43,10 @@ pub struct FaultPlan {
     /// (cookies included) and half the body, then close the connection.
     #[serde(deserialize_with = "count")]
     pub truncated_body: u32,
+    /// Every protected request answers 401 `token_not_valid`, whatever its
+    /// access token, until the plan is replaced or cleared: a server that
+    /// refuses even what it just issued (the client must not loop).
+    pub refuse_access: bool,
 }
 
 impl Default for FaultPlan {
@@ -55,6 +59,7 @@ impl Default for FaultPlan {
             retry_after: 1,
             lost_response: 0,
             truncated_body: 0,
+            refuse_access: false,
         }
     }
 }
@@ -134,6 +139,11 @@ impl Faults {
     pub fn delay_after(&self) -> Option<Duration> {
         let ms = self.plan().delay_after_ms;
         (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Whether protected requests are refused whatever their token.
+    pub fn refuses_access(&self) -> bool {
+        self.plan().refuse_access
     }
 
     /// Takes the next 500 or 429, in that order.

@@ -25,7 +25,7 @@ fn hooked(config: &mut refresh_backend::Config) {
 #[tokio::test]
 async fn faults_endpoint_arms_shows_and_clears() {
     let app = test_app(hooked);
-    let empty = json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 0, "fail_429": 0, "retry_after": 1, "lost_response": 0, "truncated_body": 0});
+    let empty = json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 0, "fail_429": 0, "retry_after": 1, "lost_response": 0, "truncated_body": 0, "refuse_access": false});
     let reply = app
         .call(Method::GET, "/api/_test/faults", &[], Body::empty())
         .await;
@@ -39,7 +39,7 @@ async fn faults_endpoint_arms_shows_and_clears() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.json(),
-        json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 2, "fail_429": 1, "retry_after": 7, "lost_response": 1, "truncated_body": 0})
+        json!({"delay_ms": 0, "delay_after_ms": 0, "fail_500": 2, "fail_429": 1, "retry_after": 7, "lost_response": 1, "truncated_body": 0, "refuse_access": false})
     );
     let reply = app
         .call(Method::DELETE, "/api/_test/faults", &[], Body::empty())
@@ -53,6 +53,108 @@ async fn faults_endpoint_arms_shows_and_clears() {
         .call(Method::PUT, "/api/_test/faults", &[], Body::empty())
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// `GET /api/data/1/` with `access` as the bearer token.
+async fn data(app: &TestApp, access: &str) -> Reply {
+    let bearer = format!("Bearer {access}");
+    app.call(
+        Method::GET,
+        "/api/data/1/",
+        &[("authorization", &bearer)],
+        Body::empty(),
+    )
+    .await
+}
+
+async fn data_status(app: &TestApp, access: &str) -> StatusCode {
+    data(app, access).await.status
+}
+
+#[tokio::test]
+async fn clock_hook_puts_the_server_ahead_so_access_tokens_expire_at_once() {
+    let app = test_app(hooked);
+    let (access, refresh) = app.login().await;
+    assert_eq!(data_status(&app, &access).await, StatusCode::OK);
+    let reply = app
+        .post_json("/api/_test/clock", json!({"advance_secs": 301}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["ahead_secs"], json!(301.0));
+    assert_eq!(
+        data_status(&app, &access).await,
+        StatusCode::UNAUTHORIZED,
+        "past the 5-minute access lifetime"
+    );
+    // The refresh token (a day) still works, and what it brings is fresh.
+    let reply = app.refresh(&refresh).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let fresh = reply.json()["access"].as_str().unwrap().to_owned();
+    assert_eq!(data_status(&app, &fresh).await, StatusCode::OK);
+    let shown = app
+        .call(Method::GET, "/api/_test/clock", &[], Body::empty())
+        .await;
+    assert_eq!(shown.json()["ahead_secs"], json!(301.0));
+}
+
+#[tokio::test]
+async fn clock_hook_refuses_bad_steps_and_exists_only_with_test_hooks() {
+    let app = test_app(hooked);
+    for body in [
+        json!({"advance_secs": -1}),
+        json!({"advance_secs": 1e30}),
+        json!({"advance_secs": "5"}),
+        json!({"advance": 5}),
+        json!([]),
+    ] {
+        let reply = app.post_json("/api/_test/clock", body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let plain = test_app(rotating);
+    let reply = plain
+        .post_json("/api/_test/clock", json!({"advance_secs": 1}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn date_header_comes_from_the_clock_tokens_are_stamped_with() {
+    let app = test_app(hooked);
+    let reply = app.call(Method::GET, "/metrics", &[], Body::empty()).await;
+    assert_eq!(
+        reply.header("date"),
+        Some(refresh_backend::clock::http_date(app.now()).as_str())
+    );
+    app.post_json("/api/_test/clock", json!({"advance_secs": 86_400}))
+        .await;
+    let reply = app.call(Method::GET, "/metrics", &[], Body::empty()).await;
+    assert_eq!(
+        reply.header("date"),
+        Some(refresh_backend::clock::http_date(app.now() + 86_400).as_str()),
+        "the clock put ahead is the one answers are dated with"
+    );
+}
+
+#[tokio::test]
+async fn refuse_access_fault_refuses_every_access_token_but_not_the_refresh() {
+    let app = test_app(hooked);
+    let (access, refresh) = app.login().await;
+    app.post_json("/api/_test/faults", json!({"refuse_access": true}))
+        .await;
+    assert_eq!(data_status(&app, &access).await, StatusCode::UNAUTHORIZED);
+    let reply = app.refresh(&refresh).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let fresh = reply.json()["access"].as_str().unwrap().to_owned();
+    let refused = data(&app, &fresh).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "even the fresh one"
+    );
+    assert_eq!(refused.json()["code"], json!("token_not_valid"));
+    app.call(Method::DELETE, "/api/_test/faults", &[], Body::empty())
+        .await;
+    assert_eq!(data_status(&app, &fresh).await, StatusCode::OK);
 }
 
 #[tokio::test]

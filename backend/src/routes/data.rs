@@ -15,6 +15,7 @@ use crate::app::{AppState, SharedState};
 use crate::body::{content_type, percent_decode, read_limited};
 use crate::error::{json_response, ApiError};
 use crate::ids::hex;
+use crate::jwt::TokenError;
 use crate::metrics::ProtectedOutcome;
 
 /// The longest `delay_ms` honoured.
@@ -30,8 +31,13 @@ fn parse_n(n: &str) -> Result<u64, ApiError> {
 
 /// Authenticates and counts the outcome.
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match state.authenticate(headers) {
-        Ok(_user) => Ok(()),
+    let authenticated = if state.faults.refuses_access() {
+        Err(ApiError::AccessToken(TokenError::Invalid))
+    } else {
+        state.authenticate(headers).map(|_user| ())
+    };
+    match authenticated {
+        Ok(()) => Ok(()),
         Err(e) => {
             let outcome = if e.status() == StatusCode::UNAUTHORIZED {
                 ProtectedOutcome::Unauthorized
