@@ -46,6 +46,16 @@ extern "C" {
     fn stream_body_fails_with_replay_not_possible(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = replayThatGets401IsReturnedNotRefreshed)]
     fn replay_that_gets_401_is_returned_not_refreshed(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = replayRefusedWithinTheLifetimeTheAnswerToldIsReturned)]
+    fn replay_refused_within_the_lifetime_the_answer_told_is_returned(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = replayRefusedAfterAcceptanceOfUnknownLifeWaitsForOneMoreRefresh)]
+    fn replay_refused_after_acceptance_of_unknown_life_waits_for_one_more_refresh(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
     #[wasm_bindgen(js_name = forbiddenIsNotAnExpiry)]
     fn forbidden_is_not_an_expiry(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = credentialsOnlyGoToAllowedOrigins)]
@@ -167,6 +177,8 @@ in_both_modes!(
     bodies_are_replayed_byte_identical,
     stream_body_fails_with_replay_not_possible,
     replay_that_gets_401_is_returned_not_refreshed,
+    replay_refused_within_the_lifetime_the_answer_told_is_returned,
+    replay_refused_after_acceptance_of_unknown_life_waits_for_one_more_refresh,
     forbidden_is_not_an_expiry,
     credentials_only_go_to_allowed_origins,
     allowed_cross_origin_gets_credentials,

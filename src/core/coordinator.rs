@@ -17,8 +17,10 @@
 //! 5. a refusal ends the session until the credential changes again;
 //!    transient failures retry with backoff and keep the session;
 //! 6. nothing here cancels a refresh: a late outcome is still used;
-//! 7. a 401 to a replay is returned, not refreshed again; bodies that cannot
-//!    be replayed fail instead of going out empty.
+//! 7. a 401 to a replay whose credential is still fresh is returned, not
+//!    refreshed again (no refresh loop); a replay whose credential outlived
+//!    its life (see [`Credential`]) waits for the next refresh instead.
+//!    Bodies that cannot be replayed fail instead of going out empty.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -28,6 +30,7 @@ use core::time::Duration;
 use super::action::{Action, Notice, RefreshId};
 use super::backoff::{retry_delay, Jitter};
 use super::config::Config;
+use super::credential::Credential;
 use super::generation::Generation;
 use super::outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 use super::request::{Phase, RequestId, Tracked};
@@ -53,6 +56,8 @@ enum Flight {
     /// state (or a credential change, which marks it `superseded`).
     Refreshing {
         refresh: RefreshId,
+        /// When it was sent: the credential it brings is issued after this.
+        sent: Instant,
         /// When the waiters stop waiting for this attempt.
         deadline: Instant,
         /// The deadline passed and the waiters present then were rejected;
@@ -94,11 +99,13 @@ impl Flight {
         match self {
             Flight::Refreshing {
                 refresh,
+                sent,
                 deadline,
                 overdue,
                 ..
             } => Flight::Refreshing {
                 refresh,
+                sent,
                 deadline,
                 overdue,
                 superseded: true,
@@ -130,6 +137,8 @@ pub struct Coordinator {
     session: Session,
     /// Moves forward by one on every known credential change, never back.
     generation: Generation,
+    /// What is known of the credential of `generation`.
+    credential: Credential,
     flight: Flight,
     /// Every request between issue and settlement, in issue order.
     requests: Slots<Tracked>,
@@ -156,6 +165,7 @@ impl Coordinator {
             config,
             session: Session::Active,
             generation: Generation::default(),
+            credential: Credential::default(),
             flight: Flight::Idle,
             requests: Slots::default(),
             waiting: 0,
@@ -180,7 +190,14 @@ impl Coordinator {
             generation: self.generation,
             replay: false,
         };
-        self.requests.insert(id, Tracked { replayable, phase });
+        self.requests.insert(
+            id,
+            Tracked {
+                replayable,
+                outlived_once: false,
+                phase,
+            },
+        );
         if self.session == Session::Active && self.holds_requests() {
             self.wait(id, now, None);
         } else {
@@ -200,10 +217,17 @@ impl Coordinator {
             Phase::Waiting { .. } => {}
             Phase::Probing { deadline } => self.on_probe_answer(now, id, answer, deadline),
             Phase::Sent { generation, replay } => match answer {
-                Answer::Other | Answer::Failed => self.settle(id, Action::Deliver { request: id }),
+                Answer::Other => {
+                    if generation == self.generation {
+                        self.credential.accept();
+                    }
+                    self.settle(id, Action::Deliver { request: id });
+                }
+                Answer::Failed => self.settle(id, Action::Deliver { request: id }),
                 Answer::Unauthorized => {
                     let replayable = tracked.replayable;
-                    self.on_unauthorized(now, id, generation, replay, replayable);
+                    let outlived_once = tracked.outlived_once;
+                    self.on_unauthorized(now, id, generation, replay, replayable, outlived_once);
                 }
             },
         }
@@ -216,6 +240,7 @@ impl Coordinator {
         sent_with: Generation,
         was_replay: bool,
         replayable: bool,
+        outlived_once: bool,
     ) {
         if self.session == Session::Ended {
             self.fail(id, Failure::SessionExpired);
@@ -229,11 +254,19 @@ impl Coordinator {
             } else {
                 self.send(id, true);
             }
-        } else if was_replay {
+        } else if was_replay && !self.credential.outlived(now, outlived_once) {
             // The fresh credential was refused too. Refreshing again would
             // loop; the caller gets the 401.
             self.settle(id, Action::Deliver { request: id });
         } else {
+            if was_replay {
+                // The replay left after the credential it carried expired
+                // (a long queue, a short token): the session is fine, the
+                // request waits for the next refresh like any first 401.
+                if let Some(tracked) = self.requests.get_mut(id) {
+                    tracked.outlived_once = true;
+                }
+            }
             if self.flight == Flight::Idle {
                 self.start_flight(now);
             }
@@ -257,9 +290,11 @@ impl Coordinator {
         match answer {
             Answer::Other => {
                 // The rotated credential works: the answer was lost, the
-                // rotation was not.
+                // rotation was not. Its lifetime was in the lost answer; the
+                // probe's answer is its first acceptance.
                 self.settle(id, Action::Deliver { request: id });
-                self.succeed();
+                self.succeed(Credential::new(now, None));
+                self.credential.accept();
             }
             Answer::Unauthorized => {
                 // The credential did not change; the probe waits again.
@@ -286,6 +321,7 @@ impl Coordinator {
     ) {
         let Flight::Refreshing {
             refresh: current,
+            sent,
             superseded,
             ..
         } = self.flight
@@ -301,15 +337,15 @@ impl Coordinator {
             // The credential changed while this refresh was out and the
             // waiters of then were released. A refusal here refused the
             // replaced credential, so it ends nothing.
-            if outcome == RefreshOutcome::Rotated {
-                self.succeed();
+            if let RefreshOutcome::Rotated { lifetime } = outcome {
+                self.succeed(Credential::new(sent, lifetime));
             } else {
                 self.after_superseded_refresh(now);
             }
             return;
         }
         match outcome {
-            RefreshOutcome::Rotated => self.succeed(),
+            RefreshOutcome::Rotated { lifetime } => self.succeed(Credential::new(sent, lifetime)),
             RefreshOutcome::Refused => self.end_session(false),
             RefreshOutcome::Unavailable {
                 status,
@@ -351,6 +387,7 @@ impl Coordinator {
         match self.flight {
             Flight::Refreshing {
                 refresh,
+                sent,
                 deadline,
                 overdue: false,
                 superseded,
@@ -359,6 +396,7 @@ impl Coordinator {
                 // have rotated the token, and its late answer is still used.
                 self.flight = Flight::Refreshing {
                     refresh,
+                    sent,
                     deadline,
                     overdue: true,
                     superseded,
@@ -432,6 +470,9 @@ impl Coordinator {
     /// releases every waiter to go with the new credential.
     pub fn credential_changed(&mut self) {
         self.generation = self.generation.next();
+        // Issued at a moment this side does not know: no expiry can be
+        // counted for it, so a replay's 401 with it is judged by acceptance.
+        self.credential = Credential::default();
         self.session = Session::Active;
         self.inherited_landing = None;
         match self.flight {
@@ -555,6 +596,7 @@ impl Coordinator {
         self.next_refresh = self.next_refresh.saturating_add(1);
         self.flight = Flight::Refreshing {
             refresh,
+            sent: now,
             deadline: now.after(self.config.refresh_timeout),
             overdue: false,
             superseded: false,
@@ -563,8 +605,10 @@ impl Coordinator {
         self.notify(Notice::RefreshStarted { attempt });
     }
 
-    fn succeed(&mut self) {
+    /// A refresh brought `credential`: a new generation, and the waiters go.
+    fn succeed(&mut self, credential: Credential) {
         self.generation = self.generation.next();
+        self.credential = credential;
         self.inherited_landing = None;
         self.flight = Flight::Idle;
         self.notify(Notice::RefreshSucceeded {

@@ -9,6 +9,7 @@ mod action;
 mod backoff;
 mod config;
 mod coordinator;
+mod credential;
 mod generation;
 mod outcome;
 mod policy;

@@ -8,7 +8,15 @@ use core::time::Duration;
 pub enum RefreshOutcome {
     /// The server issued a new credential and this tab holds it (the cookie
     /// jar took the rotated cookie, or the new tokens were stored).
-    Rotated,
+    Rotated {
+        /// How long the new credential lives at least, counted from when the
+        /// refresh was sent, if the answer said: dj-rest-auth's
+        /// `access_expiration` against the answer's `Date`, or the access
+        /// JWT's `exp − iat`, rounded down by the claims' one-second
+        /// granularity. Tells an expired replay from a refused one (see
+        /// [`Coordinator`](crate::core::Coordinator)'s rule 7).
+        lifetime: Option<Duration>,
+    },
     /// The server refused the refresh credential: it is expired, blacklisted,
     /// missing or invalid. The session is over.
     Refused,
@@ -28,7 +36,7 @@ pub enum RefreshOutcome {
 impl RefreshOutcome {
     /// Classifies a refresh answer by status alone.
     ///
-    /// 2xx is a rotation. 401 and 403 are SimpleJWT's refusals (`token_not_valid`,
+    /// 2xx is a rotation (of unknown lifetime: the status does not say). 401 and 403 are SimpleJWT's refusals (`token_not_valid`,
     /// "Token is blacklisted", dj-rest-auth's "No valid refresh token found.").
     /// 408, 429 and 5xx are transient. Any other 4xx means the request for a
     /// refresh itself was rejected (SimpleJWT answers 400 when the refresh
@@ -37,7 +45,7 @@ impl RefreshOutcome {
     /// which are treated as transient: nothing proves the session is over.
     pub fn from_status(status: u16, retry_after: Option<Duration>) -> Self {
         match status {
-            200..=299 => Self::Rotated,
+            200..=299 => Self::Rotated { lifetime: None },
             408 | 429 | 500..=599 => Self::Unavailable {
                 status,
                 retry_after,

@@ -26,6 +26,10 @@ impl RequestId {
 pub(crate) struct Tracked {
     /// Whether the body can be sent again. Fixed at issue.
     pub(crate) replayable: bool,
+    /// A replay of it was answered 401 because its credential had expired
+    /// (not refused while fresh), and it waited for the next refresh. With
+    /// the credential's lifetime unknown, that happens once per request.
+    pub(crate) outlived_once: bool,
     pub(crate) phase: Phase,
 }
 

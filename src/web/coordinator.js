@@ -94,6 +94,38 @@ function tokensFrom(value) {
   return { access: value.access, refresh };
 }
 
+/** The claims of a JWT (its payload, decoded, not verified), or null. */
+function jwtClaims(token) {
+  const payload = typeof token === 'string' ? token.split('.')[1] : undefined;
+  if (!payload) return null;
+  try {
+    // atob is forgiving about the missing padding of base64url.
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    return claims !== null && typeof claims === 'object' ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How long (ms) the credential a refresh answer brought lives at least,
+ * counted from when the refresh was sent; -1 when the answer does not say.
+ * From the access JWT's `exp − iat`, else from dj-rest-auth's
+ * `access_expiration` against the answer's `Date`: both pairs are the
+ * server's clock, so a browser clock that is off changes nothing. Both are
+ * whole seconds at best (JWT claims, HTTP dates), so a second comes off.
+ */
+function lifetimeOf(body, date) {
+  const claims = body !== null && typeof body === 'object' ? jwtClaims(body.access) : null;
+  let seconds = NaN;
+  if (claims && typeof claims.exp === 'number' && typeof claims.iat === 'number') {
+    seconds = claims.exp - claims.iat;
+  } else if (body && typeof body.access_expiration === 'string' && date) {
+    seconds = (Date.parse(body.access_expiration) - Date.parse(date)) / 1000;
+  }
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.max(0, seconds - 1) * 1000 : -1;
+}
+
 /** A cookie's value from `document.cookie`; null without a document or the cookie. */
 function readCookie(name) {
   const cookies = globalThis.document && globalThis.document.cookie;
@@ -411,7 +443,7 @@ export class Coordinator {
       const tokens = this.#tokens();
       if (!tokens || !tokens.refresh) {
         // Nothing to refresh with: the session is over.
-        this.#core.refreshEnded(now(), number, OUTCOME.REFUSED, 0, -1);
+        this.#core.refreshEnded(now(), number, OUTCOME.REFUSED, 0, -1, -1);
         return;
       }
       init.headers['Content-Type'] = 'application/json';
@@ -422,7 +454,7 @@ export class Coordinator {
       request = new Request(o.refreshUrl, init);
     } catch {
       // Only a broken refresh URL fails here; no answer can come from it.
-      this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1);
+      this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1, -1);
       return;
     }
     this.#refresh = number;
@@ -438,13 +470,14 @@ export class Coordinator {
       // Read the whole body: in cookie mode a body cut off mid-way means
       // the rotated cookie may or may not have landed.
       const status = response.status;
+      const date = response.headers && typeof response.headers.get === 'function' ? response.headers.get('Date') : null;
       let text;
       try {
         text = response.text();
       } catch (error) {
         text = Promise.reject(error);
       }
-      this.#watch(text, (read, body) => this.#refreshBody(number, status, read ? body : null));
+      this.#watch(text, (read, body) => this.#refreshBody(number, status, date, read ? body : null));
     } else {
       discard(response);
       // The core tells refusal from a transient failure by the status.
@@ -452,16 +485,16 @@ export class Coordinator {
     }
   }
 
-  #refreshBody(number, status, text) {
+  #refreshBody(number, status, date, text) {
     if (number !== this.#refresh) return;
     if (text === null) return this.#refreshEnded(number, OUTCOME.LOST, 0, -1);
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: no token in it, no lifetime either.
+    }
     if (this.#options.mode === 'bearer') {
-      let body = null;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // Not JSON: no token in it.
-      }
       const access = tokensFrom(body);
       // A success without a token is a broken server, not a refusal: retry,
       // and let the server's next answer decide.
@@ -471,13 +504,13 @@ export class Coordinator {
       const previous = this.#tokens();
       this.#storeTokens({ access: access.access, refresh: access.refresh ?? (previous && previous.refresh) });
     }
-    this.#refreshEnded(number, OUTCOME.ROTATED, status, -1);
+    this.#refreshEnded(number, OUTCOME.ROTATED, status, -1, lifetimeOf(body, date));
   }
 
-  #refreshEnded(number, outcome, status, retryAfterMs) {
+  #refreshEnded(number, outcome, status, retryAfterMs, lifetimeMs = -1) {
     this.#refresh = -1;
     if (this.#options.mode === 'cookie') note(this.#options.refreshUrl, 0);
-    this.#core.refreshEnded(now(), number, outcome, status, retryAfterMs);
+    this.#core.refreshEnded(now(), number, outcome, status, retryAfterMs, lifetimeMs);
     this.#drive();
   }
 

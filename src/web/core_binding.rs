@@ -176,7 +176,10 @@ impl Core {
     }
 
     /// Refresh number `refresh` ended with an [`outcome`] code; `status`
-    /// and `retry_after` (ms, negative for none) go with an unavailability.
+    /// and `retry_after` (ms, negative for none) go with an unavailability,
+    /// `lifetime` (ms the new credential lives at least, counted from when
+    /// the refresh was sent; negative when the answer did not say) with a
+    /// rotation.
     #[wasm_bindgen(js_name = refreshEnded)]
     pub fn refresh_ended(
         &mut self,
@@ -185,6 +188,7 @@ impl Core {
         outcome: u32,
         status: u16,
         retry_after: f64,
+        lifetime: f64,
     ) {
         self.check_fault();
         let Some(id) = self.refresh.filter(|id| id_out(id.number()) == refresh) else {
@@ -196,7 +200,9 @@ impl Core {
                 status,
                 (retry_after >= 0.0).then(|| millis(retry_after)),
             ),
-            outcome::ROTATED => RefreshOutcome::Rotated,
+            outcome::ROTATED => RefreshOutcome::Rotated {
+                lifetime: (lifetime >= 0.0).then(|| millis(lifetime)),
+            },
             outcome::REFUSED => RefreshOutcome::Refused,
             outcome::UNAVAILABLE => RefreshOutcome::Unavailable {
                 status,

@@ -256,7 +256,7 @@ fn no_timer_is_left_when_nothing_is_pending() {
 fn refresh_status_classification_follows_simplejwt() {
     assert_eq!(
         RefreshOutcome::from_status(200, None),
-        RefreshOutcome::Rotated
+        RefreshOutcome::Rotated { lifetime: None }
     );
     assert_eq!(
         RefreshOutcome::from_status(401, None),

@@ -153,7 +153,14 @@ impl Host {
 }
 
 pub const REFUSED: RefreshOutcome = RefreshOutcome::Refused;
-pub const ROTATED: RefreshOutcome = RefreshOutcome::Rotated;
+pub const ROTATED: RefreshOutcome = RefreshOutcome::Rotated { lifetime: None };
+
+/// A rotation whose answer said how long the new credential lives.
+pub fn rotated_for(lifetime: Duration) -> RefreshOutcome {
+    RefreshOutcome::Rotated {
+        lifetime: Some(lifetime),
+    }
+}
 pub const LOST: RefreshOutcome = RefreshOutcome::Lost;
 
 pub fn server_error(status: u16) -> RefreshOutcome {

@@ -15,5 +15,6 @@ mod harness;
 mod failures;
 mod flight;
 mod lost_answer;
+mod outlived;
 mod policy;
 mod properties;

@@ -31,7 +31,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Answer::Failed),
     ];
     let outcome = prop_oneof![
-        4 => Just(RefreshOutcome::Rotated),
+        4 => proptest::option::of(0u64..20_000).prop_map(|millis| RefreshOutcome::Rotated {
+            lifetime: millis.map(Duration::from_millis),
+        }),
         1 => Just(RefreshOutcome::Refused),
         1 => Just(RefreshOutcome::Lost),
         1 => (prop_oneof![Just(500u16), Just(503), Just(429)], proptest::option::of(0u64..40))
@@ -202,7 +204,7 @@ impl Model {
                     answer: Answer::Other,
                 })?;
             } else if self.outstanding.is_some() {
-                self.apply(Op::RefreshEnds(RefreshOutcome::Rotated))?;
+                self.apply(Op::RefreshEnds(RefreshOutcome::Rotated { lifetime: None }))?;
             } else if let Some(at) = self.core.poll_timeout() {
                 self.now = self.now.max(at);
                 self.core.on_timeout(self.now);

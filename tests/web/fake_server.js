@@ -133,21 +133,32 @@ export class FakeServer {
     return this.refreshes[count - 1];
   }
 
-  /** Answers the oldest unanswered refresh as the real server would. */
-  rotate() {
+  /**
+   * Answers the oldest unanswered refresh as the real server would. With
+   * `lifetimeSecs` the answer tells the new access token's life as
+   * SimpleJWT and dj-rest-auth do: a JWT with `iat` and `exp` (bearer), or
+   * `access_expiration` beside a `Date` header (cookie). Without it, the
+   * answer tells nothing the client can count from: an opaque token, or an
+   * `access_expiration` without a `Date`.
+   */
+  rotate({ lifetimeSecs } = {}) {
     const exchange = this.#unanswered();
     if (exchange.refreshToken !== this.validRefresh) {
       exchange.resolve(json(401, { detail: 'Token is blacklisted', code: 'token_not_valid' }));
       return;
     }
     const n = this.nextNumber++;
-    this.validAccess = `a${n}`;
+    const iat = Math.floor(Date.now() / 1000);
+    const told = lifetimeSecs !== undefined;
+    this.validAccess = told && this.mode === 'bearer' ? fakeJwt({ token_type: 'access', iat, exp: iat + lifetimeSecs, n }) : `a${n}`;
     this.validRefresh = `r${n}`;
     if (this.mode === 'bearer') {
       exchange.resolve(json(200, { access: this.validAccess, refresh: this.validRefresh }));
     } else {
       this.jar = { access: this.validAccess, refresh: this.validRefresh };
-      exchange.resolve(json(200, { access: '', access_expiration: new Date(Date.now() + 300e3).toISOString() }));
+      const expiration = new Date((iat + (told ? lifetimeSecs : 300)) * 1000).toISOString();
+      const headers = told ? { Date: new Date(iat * 1000).toUTCString() } : {};
+      exchange.resolve(json(200, { access: '', access_expiration: expiration }, headers));
     }
   }
 
@@ -198,6 +209,12 @@ export class FakeServer {
   tokens() {
     return { access: this.validAccess, refresh: this.validRefresh };
   }
+}
+
+/** A JWT-shaped token with these claims (base64url, unsigned: a stand-in). */
+function fakeJwt(claims) {
+  const encode = (value) => btoa(JSON.stringify(value)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}.signature`;
 }
 
 function json(status, body, headers = {}) {

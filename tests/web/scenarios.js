@@ -335,6 +335,48 @@ export async function replayThatGets401IsReturnedNotRefreshed(create, mode) {
   same(server.refreshes.length, 1, 'no second refresh');
 }
 
+/**
+ * Two replays with the new credential: the first is served, the second is
+ * refused while the credential is fresh (`lifetimeSecs` says so) or of
+ * unknown life. Returns the second call's outcome, bounded.
+ */
+async function acceptedThenRefused(create, mode, rotation) {
+  const { server, c } = start(create, mode);
+  server.expireAccess();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)];
+  await server.refreshesArrived(1);
+  await until(() => c.state().waiting === 2, 'both 401s to wait');
+  server.holdData = true;
+  server.rotate(rotation);
+  await until(() => server.held.length === 2, 'both replays on the wire');
+  server.holdData = false;
+  const [first, second] = server.held;
+  first.release();
+  same((await calls[0]).status, 200, 'the first replay is served: the credential works');
+  server.expireAccess(); // and is refused from now on
+  second.release();
+  return { server, c, second: calls[1] };
+}
+
+export async function replayRefusedWithinTheLifetimeTheAnswerToldIsReturned(create, mode) {
+  const { server, c, second } = await acceptedThenRefused(create, mode, { lifetimeSecs: 300 });
+  const [result] = await settleAll([second], 'the refused replay to settle');
+  same(result.status === 'fulfilled' && result.value.status, 401, 'the caller gets the 401');
+  same(server.refreshes.length, 1, 'no second refresh: the token was fresh');
+  same(c.state().refreshing, false, 'nothing in flight');
+}
+
+export async function replayRefusedAfterAcceptanceOfUnknownLifeWaitsForOneMoreRefresh(create, mode) {
+  const { server, second } = await acceptedThenRefused(create, mode, undefined);
+  // The answer told no lifetime: served once, then refused, it is taken
+  // for an expiry, and the replay waits for a new refresh.
+  await server.refreshesArrived(2);
+  server.rotate();
+  const [result] = await settleAll([second], 'the replay to settle');
+  same(result.status === 'fulfilled' && result.value.status, 200, 'replayed once more, served');
+  same(server.refreshes.length, 2, 'one more refresh');
+}
+
 export async function forbiddenIsNotAnExpiry(create, mode) {
   const { server, c } = start(create, mode);
   same((await c.fetch(`${DATA}forbidden/`)).status, 403, 'delivered');
