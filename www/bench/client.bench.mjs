@@ -25,10 +25,10 @@ try {
     const valid = [];
     const expired = [];
     for (let run = 0; run < RUNS; run++) {
-      await withPage(['--access-token-lifetime', '5m'], async (page) => {
+      await withPage(['--access-token-lifetime', '10m'], async (page) => {
         valid.push((await page.evaluate((k) => window.bench.burst(k, false), n)).ms);
       });
-      await withPage(['--access-token-lifetime', '3s'], async (page) => {
+      await withPage(['--access-token-lifetime', '10m'], async (page) => {
         const result = await page.evaluate((k) => window.bench.burst(k, true), n);
         if (result.generation !== 1) throw new Error(`expected one refresh, saw generation ${result.generation}`);
         expired.push(result.ms);

@@ -71,6 +71,19 @@ export async function startBackend(flags = [], { addr = '127.0.0.1:0' } = {}) {
     async metrics() {
       return parseMetrics(await (await fetch(`${url}/metrics`)).text());
     },
+    /**
+     * Puts the backend's clock `seconds` ahead (`/api/_test/clock`, needs
+     * `--test-hooks`): its tokens age at once, where a test would otherwise
+     * sleep through their lifetime and race it.
+     */
+    async advanceClock(seconds) {
+      const response = await fetch(`${url}/api/_test/clock`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ advance_secs: seconds }),
+      });
+      if (!response.ok) throw new Error(`putting the clock ahead: ${response.status} ${await response.text()}`);
+    },
     /** Arms `/api/_test/faults` (needs `--test-hooks`), replacing what was armed. */
     async faults(plan) {
       const response = await fetch(`${url}/api/_test/faults`, {

@@ -73,18 +73,69 @@ async function recordingFetch(request) {
   return answer;
 }
 
+/**
+ * A `fetch` that can hold back the first replay of chosen URLs (`hold(urls,
+ * afterRefreshMs)`) until `afterRefreshMs` passed since the last refresh
+ * answer and another request was served after it: the way a replay comes to
+ * outlive its token in a long queue, made certain instead of left to the
+ * machine's speed. Counts every send by URL.
+ */
+export function holdingFetch(refreshUrl) {
+  const counts = new Map();
+  let held = new Set();
+  let holdMs = 0;
+  let refreshedAt = -1;
+  let servedAfterRefresh = false;
+  const ripe = () => refreshedAt >= 0 && servedAfterRefresh && performance.now() >= refreshedAt + holdMs;
+  async function send(request) {
+    const url = request.url;
+    const count = (counts.get(url) || 0) + 1;
+    counts.set(url, count);
+    if (url === refreshUrl) {
+      const response = await fetch(request);
+      refreshedAt = performance.now();
+      servedAfterRefresh = false;
+      return response;
+    }
+    if (count === 2 && held.has(url)) {
+      // Bounded: 30 s at most, far past any hold a test asks for.
+      for (let i = 0; i < 1200 && !ripe(); i++) await new Promise((r) => setTimeout(r, 25));
+    }
+    const response = await fetch(request);
+    if (response.ok && refreshedAt >= 0) servedAfterRefresh = true;
+    return response;
+  }
+  return {
+    send,
+    hold(urls, ms) {
+      held = urls;
+      holdMs = ms;
+    },
+    counts: () => Object.fromEntries(counts),
+  };
+}
+
 /** refresh-coordinator, configured for the scenario. */
-export function coordinator(mode, { record = false, ...options } = {}) {
+export function coordinator(mode, { record = false, hold = false, ...options } = {}) {
   const events = [];
+  const holding = hold ? holdingFetch(new URL(REFRESH[mode], location.href).href) : null;
   const authFetch = createAuthFetch({
     mode,
     ...(record ? { fetch: recordingFetch } : {}),
+    ...(holding ? { fetch: holding.send } : {}),
     tokenStore: mode === 'bearer' ? sessionTokens : undefined,
     onSessionExpired: () => tally.bump('sessionExpired'),
     onEvent: (event) => events.push({ ...event, at: performance.now() }),
     ...options,
   });
-  return { name: 'coordinator', fetch: authFetch, events, authFetch };
+  return {
+    name: 'coordinator',
+    fetch: authFetch,
+    events,
+    authFetch,
+    hold: (urls, ms) => holding.hold(urls, ms),
+    sendCounts: () => (holding ? holding.counts() : {}),
+  };
 }
 
 /**

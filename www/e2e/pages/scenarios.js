@@ -1,7 +1,13 @@
 // The scenarios, run inside the page by the end-to-end tests, which first
-// wait for the access token to expire (waitForExpiry). Each returns
-// a summary of what the app saw; the tests compare it with the backend's
-// /metrics. Every wait is a bounded loop on a condition.
+// expire the access token (expireAccess). Each returns a summary of what the
+// app saw; the tests compare it with the backend's /metrics. Every wait is a
+// bounded loop on a condition.
+//
+// Tokens live long here (the tests start the backend with 10-minute access
+// tokens), far longer than any queue takes to drain on a loaded machine;
+// the current one is expired on purpose by putting the backend's clock
+// ahead. Only `outlivedReplays` uses a short token, and it holds replays
+// until that token is certainly dead rather than racing it.
 
 import { coordinator, login, naive, rawFetch, sentBodies, tally } from './clients.js';
 
@@ -35,6 +41,7 @@ async function summarize(calls) {
   summary.failed = summary.issued - summary.ok;
   summary.sessionExpired = tally.get('sessionExpired');
   summary.refreshStarts = client ? client.events.filter((e) => e.type === 'refresh-start').length : 0;
+  summary.replays = client ? client.events.filter((e) => e.type === 'replay').length : 0;
   return summary;
 }
 
@@ -51,6 +58,21 @@ export async function waitForExpiry() {
   await until(async () => (await rawFetch(mode, '/api/data/0/')).status === 401, 'the access token to expire');
 }
 
+/**
+ * Expires the access token now: the backend's clock (`/api/_test/clock`,
+ * a test hook) is put past the life of any access token it issued so far
+ * (10 minutes at most); the refresh token, a day long, is still good.
+ */
+export async function expireAccess() {
+  const response = await fetch('/api/_test/clock', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ advance_secs: 601 }),
+  });
+  if (!response.ok) throw new Error(`putting the clock ahead: ${response.status}`);
+  await waitForExpiry();
+}
+
 export async function burst(n) {
   return summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
 }
@@ -59,14 +81,14 @@ export async function burst(n) {
  * Slow requests leave while the access token is still valid, and their 401s
  * arrive after a fast request's refresh has finished.
  */
-export async function late401s(slow, delayMs, sendAfterMs) {
-  // Late in the access token's life, so they are authenticated after it
-  // expired but their replays (as slow) finish within the next one's.
-  await pause(sendAfterMs);
+export async function late401s(slow, delayMs) {
+  // The server holds them `delayMs` before it authenticates them; the
+  // token expires meanwhile, so they come back 401 after the fast
+  // request's refresh, and their replays (as slow) go with a fresh token.
   const slowCalls = Array.from({ length: slow }, (_, i) =>
     client.fetch(`/api/data/${100 + i}/?delay_ms=${delayMs}`),
   );
-  await waitForExpiry();
+  await expireAccess();
   const fast = await summarize([client.fetch('/api/data/1/')]);
   const late = await summarize(slowCalls);
   return { fast, late };
@@ -109,10 +131,24 @@ export async function refused(n) {
       body: JSON.stringify({ refresh: tokens.refresh }),
     });
   }
-  await waitForExpiry();
+  await expireAccess();
   const first = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
   const later = await summarize([client.fetch('/api/data/99/')]);
   return { first, later };
+}
+
+/**
+ * A burst whose last replays outlive a short access token: `held` of the
+ * `n` requests have their first replay held back (by the page's `fetch`)
+ * until the token that replay carries is certainly expired: `lifetimeMs`
+ * plus a second after the refresh answer, and after another replay was
+ * served with it. They must wait for a second refresh and then succeed.
+ */
+export async function outlivedReplays(n, held, lifetimeMs) {
+  const heldUrls = new Set(Array.from({ length: held }, (_, i) => new URL(`/api/data/${n - held + i}/`, location.href).href));
+  client.hold(heldUrls, lifetimeMs + 1000);
+  const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  return { ...summary, sends: client.sendCounts() };
 }
 
 export async function lostAnswer(n) {

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from '../browser.mjs';
-import { APPS, refreshOutcomes, startBackend, waitFor } from './harness.mjs';
+import { APPS, EXPIRABLE, expireAccess, refreshOutcomes, startBackend } from './harness.mjs';
 
 const BURST = 50;
 let browser;
@@ -37,7 +37,7 @@ after(async () => {
  * then checks whether the session survived.
  */
 async function burst(setup) {
-  const backend = await startBackend(['--access-token-lifetime', '2s', '--static', APPS]);
+  const backend = await startBackend([...EXPIRABLE, '--static', APPS]);
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
   try {
@@ -51,11 +51,7 @@ async function burst(setup) {
       return response.status;
     });
     assert.equal(login, 200);
-    await waitFor(
-      'the access cookie to expire',
-      async () => !(await browser.context.cookies(backend.url)).some((c) => c.name === 'access'),
-      { attempts: 100, interval: 100 },
-    );
+    await expireAccess(backend, browser.context);
     const outcome = await page.evaluate(
       async ([source, size]) => {
         const [{ default: axios }, rc, { attachAxios }, { default: createAuthRefreshInterceptor }] =

@@ -24,6 +24,25 @@ export async function waitFor(what, condition, { attempts = 100, interval = 50 }
 }
 
 /**
+ * Flags for tests that expire access tokens: ten-minute tokens, which no
+ * test's queue outlives on any machine, and the test hooks, with which
+ * `expireAccess` puts the backend's clock past the current one's life.
+ */
+export const EXPIRABLE = ['--access-token-lifetime', '10m', '--test-hooks'];
+
+/**
+ * Expires the access token the browser `context` holds: the backend's
+ * clock goes past it, and a request with the context's cookies is refused.
+ */
+export async function expireAccess(backend, context) {
+  await backend.advanceClock(601);
+  await waitFor('the access token to be refused', async () => {
+    const response = await context.request.get(`${backend.url}/api/data/1/`);
+    return response.status() === 401;
+  });
+}
+
+/**
  * The reference backend on a free 127.0.0.1 port: cookie and body mode,
  * rotation with blacklisting and no grace window (SimpleJWT's behaviour),
  * user alice:secret, `extra` flags appended.

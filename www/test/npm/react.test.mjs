@@ -1,7 +1,8 @@
 // The React example (www/examples/react, built by `make test-npm` with
 // `vite build` from the packed tarball) in Chromium against the reference
-// backend: rotation with blacklisting, no grace window, 2 s access tokens.
-// Log in, let the access token expire, load the Axios list and ten fetches
+// backend: rotation with blacklisting, no grace window, long access tokens
+// expired on purpose (the backend's clock is put ahead: no test races a
+// short token). Log in, expire the access token, load the Axios list and ten fetches
 // at once: one refresh, no session end. Then a refused refresh sends the
 // user back to the login view.
 
@@ -9,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { launch } from '../browser.mjs';
-import { EXAMPLE, refreshOutcomes, startBackend, waitFor } from './harness.mjs';
+import { EXAMPLE, EXPIRABLE, expireAccess, refreshOutcomes, startBackend } from './harness.mjs';
 
 let backend;
 let browser;
@@ -17,7 +18,7 @@ let page;
 
 before(async () => {
   assert.ok(existsSync(`${EXAMPLE}/dist/index.html`), 'build the example first: make test-npm');
-  backend = await startBackend(['--access-token-lifetime', '2s', '--static', `${EXAMPLE}/dist`]);
+  backend = await startBackend([...EXPIRABLE, '--static', `${EXAMPLE}/dist`]);
   browser = await launch();
   page = await browser.context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error.message));
@@ -28,19 +29,13 @@ after(async () => {
   await backend?.stop();
 });
 
-/** True once the browser has dropped the access cookie (Max-Age ran out). */
-async function accessExpired() {
-  const cookies = await browser.context.cookies(backend.url);
-  return !cookies.some((cookie) => cookie.name === 'access');
-}
-
 test('an expiry burst through Axios and fetch costs one refresh and no session end', async () => {
   await page.goto(`${backend.url}/`);
   await page.fill('input[name=password]', 'secret');
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=list] li >> nth=4');
 
-  await waitFor('the access cookie to expire', accessExpired, { attempts: 100, interval: 100 });
+  await expireAccess(backend, browser.context);
   assert.deepEqual(refreshOutcomes(await backend.metrics()), {}, 'no refresh before the burst');
 
   // Fifteen requests with the expired credential: the Axios list (5) and
