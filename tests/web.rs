@@ -31,8 +31,13 @@ extern "C" {
     fn retry_after_is_honoured(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = exhaustedRetriesRejectAndKeepTheSession)]
     fn exhausted_retries_reject_and_keep_the_session(create: &Function, mode: &str) -> Promise;
-    #[wasm_bindgen(js_name = refreshTimeoutSettlesWaitersAndALateRotationIsUsed)]
-    fn refresh_timeout_settles_waiters_and_a_late_rotation_is_used(
+    #[wasm_bindgen(js_name = unansweredRefreshIsRetriedAndItsLateRotationAdopted)]
+    fn unanswered_refresh_is_retried_and_its_late_rotation_adopted(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = refreshesThatNeverAnswerEndInATimeoutAndRefreshAgain)]
+    fn refreshes_that_never_answer_end_in_a_timeout_and_refresh_again(
         create: &Function,
         mode: &str,
     ) -> Promise;
@@ -171,7 +176,8 @@ in_both_modes!(
     transient_failures_retry_then_succeed,
     retry_after_is_honoured,
     exhausted_retries_reject_and_keep_the_session,
-    refresh_timeout_settles_waiters_and_a_late_rotation_is_used,
+    unanswered_refresh_is_retried_and_its_late_rotation_adopted,
+    refreshes_that_never_answer_end_in_a_timeout_and_refresh_again,
     aborted_waiters_leave_the_queue,
     aborted_before_the_call_sends_nothing,
     bodies_are_replayed_byte_identical,

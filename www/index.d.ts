@@ -88,10 +88,13 @@ export interface AuthFetchOptions {
   /** Cookie mode: a CSRF header sent with the refresh. Defaults to none. */
   csrf?: CsrfOptions;
   /**
-   * Milliseconds one refresh attempt may take before the requests waiting
-   * for it are rejected (`RefreshUnavailableError`, `reason: 'timeout'`).
-   * The refresh is never cancelled; a late success is still used.
-   * Defaults to `10000`.
+   * Milliseconds the coordinator waits for one refresh attempt's answer.
+   * Past that the attempt counts as lost: in cookie mode a waiting request
+   * checks whether its rotated cookie landed anyway, then the refresh is
+   * retried with backoff (`retry`); when retries run out, the waiters are
+   * rejected (`RefreshUnavailableError`, `reason: 'timeout'`) and the next
+   * 401 starts afresh. The attempt is never cancelled, and its late
+   * rotation is still adopted. Defaults to `10000`.
    */
   refreshTimeout?: number;
   /** Milliseconds a request may wait behind refreshes, retries included. Defaults to `30000`. */

@@ -18,9 +18,11 @@ pub struct Config {
     /// server asking for more gets no retry: the waiters are rejected at once
     /// rather than held for minutes. Defaults to 30 s.
     pub max_retry_after: Duration,
-    /// How long one refresh attempt may take before the requests waiting for
-    /// it are rejected. The refresh itself is never cancelled (it may already
-    /// have rotated the token); its late answer is still used. Defaults to 10 s.
+    /// How long to wait for one refresh attempt's answer. Past that the
+    /// attempt is handled like a lost answer (probe, then retry with
+    /// backoff), so a refresh that never answers cannot wedge the flight.
+    /// It is never cancelled (it may already have rotated the token), and
+    /// its late rotation is still adopted. Defaults to 10 s.
     pub refresh_timeout: Duration,
     /// The longest a request waits behind refreshes (retries and backoff
     /// included) before it is rejected. Defaults to 30 s.

@@ -14,9 +14,14 @@
 //!    flight, wait and are sent in issue order once it succeeds;
 //! 4. every waiter is settled on every path: success, refusal, retries used
 //!    up, timeouts, aborts (the host settles those);
-//! 5. a refusal ends the session until the credential changes again;
+//! 5. a refusal ends the session until the credential changes again, once
+//!    confirmed (in cookie mode one waiter is sent with the cookie the jar
+//!    holds now: another tab or client may have rotated it a moment ago);
 //!    transient failures retry with backoff and keep the session;
-//! 6. nothing here cancels a refresh: a late outcome is still used;
+//! 6. nothing here cancels a refresh: one left unanswered past its deadline
+//!    is handled like a lost answer, and its late rotation is still adopted.
+//!    Nothing waits on it for good, so the flight cannot wedge; a new login
+//!    always starts afresh;
 //! 7. a 401 to a replay whose credential is still fresh is returned, not
 //!    refreshed again (no refresh loop); a replay whose credential outlived
 //!    its life (see [`Credential`]) waits for the next refresh instead.
@@ -52,35 +57,27 @@ pub enum Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flight {
     Idle,
-    /// A refresh request is on the wire. Only its own outcome ends this
-    /// state (or a credential change, which marks it `superseded`).
+    /// A refresh request is on the wire. Its outcome ends this state, or
+    /// its deadline: then it is left unanswered (see
+    /// [`Coordinator::unanswered`]) and the flight goes on without it.
     Refreshing {
         refresh: RefreshId,
         /// When it was sent: the credential it brings is issued after this.
         sent: Instant,
-        /// When the waiters stop waiting for this attempt.
+        /// When the flight stops waiting for its answer.
         deadline: Instant,
-        /// The deadline passed and the waiters present then were rejected;
-        /// the refresh is still outstanding and its outcome still counts.
-        overdue: bool,
-        /// The credential changed while this refresh was out (another tab
-        /// rotated, or the app logged in): the waiters were released already,
-        /// and a refusal of this now-stale refresh ends nothing.
-        superseded: bool,
     },
     /// Attempt `attempt` failed transiently; the next starts at `until`.
     BackingOff {
         attempt: u32,
         until: Instant,
     },
-    /// Attempt `attempt` got no answer (or, with `landing`, a refresh of a
-    /// previous page load may be landing); `probe` is on the wire to learn
-    /// whether the rotated credential arrived anyway.
+    /// `probe`, a waiting request, is on the wire with the credential the
+    /// browser holds now, to learn what `why` asks.
     Probing {
         probe: RequestId,
-        attempt: u32,
         deadline: Instant,
-        landing: Option<Landing>,
+        why: ProbeFor,
     },
     /// A 401 came while a refresh sent by a previous page load may still be
     /// landing (see [`Coordinator::refresh_may_be_landing`]): instead of
@@ -92,27 +89,18 @@ enum Flight {
     },
 }
 
-impl Flight {
-    /// This flight, with a refresh on the wire marked superseded: the
-    /// credential it would replace was replaced meanwhile.
-    fn superseded(self) -> Self {
-        match self {
-            Flight::Refreshing {
-                refresh,
-                sent,
-                deadline,
-                overdue,
-                ..
-            } => Flight::Refreshing {
-                refresh,
-                sent,
-                deadline,
-                overdue,
-                superseded: true,
-            },
-            other => other,
-        }
-    }
+/// What a probe is sent to learn. A probe that succeeds always means the
+/// same: the browser holds a credential that works, so it is adopted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeFor {
+    /// Attempt `attempt` got no answer (`cause`: lost, or none before its
+    /// deadline): did its rotated cookie land anyway? If not, retry.
+    LostAnswer { attempt: u32, cause: Unavailability },
+    /// A refresh of a previous page load may be landing.
+    Landing(Landing),
+    /// The refresh was refused: was that a lost race (another tab or client
+    /// rotated the shared cookie just before) or the end of the session?
+    Refusal,
 }
 
 /// Waiting for a refresh this coordinator did not send to land.
@@ -152,6 +140,11 @@ pub struct Coordinator {
     /// Until when a refresh sent by a previous page load may still land;
     /// cleared once the credential is known to have changed.
     inherited_landing: Option<Instant>,
+    /// Refreshes still on the wire that the flight stopped waiting for
+    /// (their deadline passed), with when each was sent. One that rotates
+    /// after all is adopted; any other late outcome is ignored. Emptied by
+    /// every credential change, so no late answer replaces a newer one.
+    unanswered: Vec<(RefreshId, Instant)>,
     next_request: u64,
     next_refresh: u64,
     jitter: Jitter,
@@ -172,6 +165,7 @@ impl Coordinator {
             deadlines: VecDeque::new(),
             actions: VecDeque::new(),
             inherited_landing: None,
+            unanswered: Vec::new(),
             next_request: 0,
             next_refresh: 0,
             jitter: Jitter::new(seed),
@@ -279,18 +273,21 @@ impl Coordinator {
     }
 
     fn on_probe_answer(&mut self, now: Instant, id: RequestId, answer: Answer, deadline: Instant) {
-        let (attempt, landing) = match self.flight {
-            Flight::Probing {
-                attempt, landing, ..
-            } => (attempt, landing),
+        let why = match self.flight {
+            Flight::Probing { why, .. } => why,
             // Not reachable: a probing request is always the flight's probe.
-            // Treat it as an inconclusive probe of a first attempt.
-            _ => (1, None),
+            // Treat it as an inconclusive probe after a lost answer.
+            _ => ProbeFor::LostAnswer {
+                attempt: 1,
+                cause: Unavailability::Network,
+            },
         };
+        self.flight = Flight::Idle;
         match answer {
             Answer::Other => {
-                // The rotated credential works: the answer was lost, the
-                // rotation was not. Its lifetime was in the lost answer; the
+                // The credential the browser holds works: the rotation (this
+                // tab's, whose answer was lost, or someone else's) landed.
+                // Its lifetime was in an answer this tab did not read; the
                 // probe's answer is its first acceptance.
                 self.settle(id, Action::Deliver { request: id });
                 self.succeed(Credential::new(now, None));
@@ -298,31 +295,37 @@ impl Coordinator {
             }
             Answer::Unauthorized => {
                 // The credential did not change; the probe waits again.
-                self.flight = Flight::Idle;
                 self.set_waiting(id, Some(self.generation), deadline);
-                self.after_failed_probe(now, attempt, landing, Unavailability::Network);
+                self.after_failed_probe(now, why);
             }
             Answer::Failed => {
                 // The caller gets its network error, as plain fetch would.
-                self.flight = Flight::Idle;
                 self.settle(id, Action::Deliver { request: id });
-                self.after_failed_probe(now, attempt, landing, Unavailability::Network);
+                self.after_failed_probe(now, why);
             }
         }
     }
 
     /// The refresh started by [`Action::StartRefresh`] ended with `outcome`.
-    /// Outcomes of refreshes the coordinator no longer waits for are ignored.
+    /// An unanswered refresh (its deadline passed) that rotated after all is
+    /// adopted; every other outcome of a refresh the flight no longer waits
+    /// for is ignored.
     pub fn on_refresh_outcome(
         &mut self,
         now: Instant,
         refresh: RefreshId,
         outcome: RefreshOutcome,
     ) {
+        if let Some(at) = self.unanswered.iter().position(|&(r, _)| r == refresh) {
+            let (_, sent) = self.unanswered.remove(at);
+            if let RefreshOutcome::Rotated { lifetime } = outcome {
+                self.adopt_late_rotation(Credential::new(sent, lifetime));
+            }
+            return;
+        }
         let Flight::Refreshing {
             refresh: current,
             sent,
-            superseded,
             ..
         } = self.flight
         else {
@@ -333,20 +336,9 @@ impl Coordinator {
         }
         // This attempt is over, whatever it says.
         self.flight = Flight::Idle;
-        if superseded {
-            // The credential changed while this refresh was out and the
-            // waiters of then were released. A refusal here refused the
-            // replaced credential, so it ends nothing.
-            if let RefreshOutcome::Rotated { lifetime } = outcome {
-                self.succeed(Credential::new(sent, lifetime));
-            } else {
-                self.after_superseded_refresh(now);
-            }
-            return;
-        }
         match outcome {
             RefreshOutcome::Rotated { lifetime } => self.succeed(Credential::new(sent, lifetime)),
-            RefreshOutcome::Refused => self.end_session(false),
+            RefreshOutcome::Refused => self.after_refusal(now),
             RefreshOutcome::Unavailable {
                 status,
                 retry_after,
@@ -356,22 +348,62 @@ impl Coordinator {
                 Unavailability::Status(status),
                 retry_after,
             ),
-            RefreshOutcome::Lost => self.after_lost_answer(now, refresh.attempt()),
+            RefreshOutcome::Lost => {
+                self.after_lost_answer(now, refresh.attempt(), Unavailability::Network)
+            }
         }
     }
 
-    /// Requests that got a 401 with the new credential while the superseded
-    /// refresh was still out need a refresh of their own; anything else
-    /// waiting can go now.
-    fn after_superseded_refresh(&mut self, now: Instant) {
-        let generation = self.generation;
-        let refused_now = self.requests.iter().any(|(_, tracked)| {
-            matches!(tracked.phase, Phase::Waiting { sent_with: Some(g), .. } if g == generation)
-        });
-        if refused_now && self.session == Session::Active {
-            self.start_refresh(now, 1);
-        } else {
-            self.release_waiters();
+    /// The refresh identified by `number` (as [`RefreshId::number`] gives
+    /// it), if its outcome still counts: the one on the wire, or one left
+    /// unanswered. Lets a host ask before it acts on an answer (a bearer
+    /// host stores the tokens of a rotation only if the rotation counts).
+    pub fn refresh_numbered(&self, number: u64) -> Option<RefreshId> {
+        let current = match self.flight {
+            Flight::Refreshing { refresh, .. } => Some(refresh),
+            _ => None,
+        };
+        current
+            .into_iter()
+            .chain(self.unanswered.iter().map(|&(r, _)| r))
+            .find(|r| r.number() == number)
+    }
+
+    /// An unanswered refresh rotated after all. Whatever the flight does
+    /// now (a probe, a backoff, a retry with the token that one replaced) is
+    /// moot: the waiters go with the new credential.
+    fn adopt_late_rotation(&mut self, credential: Credential) {
+        self.demote_probe();
+        self.succeed(credential);
+    }
+
+    /// The credential is about to change under a probe on the wire: it
+    /// becomes an ordinary request sent with the old credential, so a 401
+    /// to it is stale and replayed.
+    fn demote_probe(&mut self) {
+        if let Flight::Probing { probe, .. } = self.flight {
+            self.set_phase(
+                probe,
+                Phase::Sent {
+                    generation: self.generation,
+                    replay: false,
+                },
+            );
+        }
+    }
+
+    /// A refusal, confirmed before it ends anything. In cookie mode the jar
+    /// may hold a cookie another tab or client rotated a moment ago (the
+    /// server refused the token that rotation replaced): one waiter sent with
+    /// it tells which. Without a waiter there is nothing to ask with, and the
+    /// server's word stands. (Bearer hosts compare the refused refresh token
+    /// with their store's first and report a change as
+    /// [`Coordinator::credential_changed`].)
+    fn after_refusal(&mut self, now: Instant) {
+        let probing =
+            self.config.probe_after_lost_answer && self.probe_first_waiter(now, ProbeFor::Refusal);
+        if !probing {
+            self.end_session(false);
         }
     }
 
@@ -389,19 +421,14 @@ impl Coordinator {
                 refresh,
                 sent,
                 deadline,
-                overdue: false,
-                superseded,
             } if deadline <= now => {
-                // Reject who waited this long, but keep the refresh: it may
-                // have rotated the token, and its late answer is still used.
-                self.flight = Flight::Refreshing {
-                    refresh,
-                    sent,
-                    deadline,
-                    overdue: true,
-                    superseded,
-                };
-                self.fail_waiters(Failure::RefreshUnavailable(Unavailability::Timeout));
+                // No answer in time. Never cancelled (it may have rotated
+                // the token, and its late rotation is adopted), but no longer
+                // waited for: handled like a lost answer, so the flight goes
+                // on and cannot wedge on a refresh that never answers.
+                self.unanswered.push((refresh, sent));
+                self.flight = Flight::Idle;
+                self.after_lost_answer(now, refresh.attempt(), Unavailability::Timeout);
             }
             Flight::BackingOff { attempt, until } if until <= now => {
                 if self.waiting == 0 {
@@ -417,12 +444,11 @@ impl Coordinator {
             } if next_probe <= now => self.probe_for_landing(now, landing),
             Flight::Probing {
                 probe,
-                attempt,
                 deadline,
-                landing,
+                why,
             } if deadline <= now => {
                 // The probe hangs. Let it finish as an ordinary request sent
-                // with the unchanged credential, and carry on retrying.
+                // with the unchanged credential, and carry on.
                 self.set_phase(
                     probe,
                     Phase::Sent {
@@ -431,7 +457,7 @@ impl Coordinator {
                     },
                 );
                 self.flight = Flight::Idle;
-                self.after_failed_probe(now, attempt, landing, Unavailability::Timeout);
+                self.after_failed_probe(now, why);
             }
             _ => {}
         }
@@ -447,15 +473,15 @@ impl Coordinator {
         match tracked.phase {
             Phase::Waiting { .. } => self.stopped_waiting(),
             Phase::Probing { .. } => {
-                if let Flight::Probing {
-                    attempt, landing, ..
-                } = self.flight
-                {
+                if let Flight::Probing { why, .. } = self.flight {
                     // The probe will never answer; ask another waiter.
                     self.flight = Flight::Idle;
-                    match landing {
-                        Some(landing) => self.probe_for_landing(now, landing),
-                        None => self.after_lost_answer(now, attempt),
+                    match why {
+                        ProbeFor::Landing(landing) => self.probe_for_landing(now, landing),
+                        ProbeFor::LostAnswer { attempt, cause } => {
+                            self.after_lost_answer(now, attempt, cause)
+                        }
+                        ProbeFor::Refusal => self.after_refusal(now),
                     }
                 }
             }
@@ -466,35 +492,20 @@ impl Coordinator {
 
     /// The credential changed without this coordinator refreshing: the app
     /// logged in again or stored new tokens, or another tab rotated the
-    /// shared cookie. Starts a new generation, revives an ended session and
-    /// releases every waiter to go with the new credential.
+    /// shared credential. Starts a new generation, revives an ended session
+    /// and releases every waiter to go with the new credential. A refresh
+    /// still on the wire is forgotten (its late outcome is ignored): it
+    /// refreshed the replaced credential, and a login always starts afresh.
     pub fn credential_changed(&mut self) {
+        self.demote_probe();
         self.generation = self.generation.next();
         // Issued at a moment this side does not know: no expiry can be
         // counted for it, so a replay's 401 with it is judged by acceptance.
         self.credential = Credential::default();
         self.session = Session::Active;
         self.inherited_landing = None;
-        match self.flight {
-            Flight::Idle => {}
-            Flight::Refreshing { .. } => self.flight = self.flight.superseded(),
-            Flight::BackingOff { .. } | Flight::Landing { .. } => self.flight = Flight::Idle,
-            Flight::Probing { probe, .. } => {
-                // The probe went out with the old credential; a 401 to it is
-                // now stale and will be replayed.
-                let old = Generation::new(self.generation.get().saturating_sub(1));
-                self.set_phase(
-                    probe,
-                    Phase::Sent {
-                        generation: old,
-                        replay: false,
-                    },
-                );
-                self.flight = Flight::Idle;
-            }
-        }
-        // Even with a superseded refresh still out, the requests waiting
-        // now may go: the new credential is here.
+        self.unanswered.clear();
+        self.flight = Flight::Idle;
         self.release_waiters();
     }
 
@@ -513,11 +524,7 @@ impl Coordinator {
     /// When [`Coordinator::on_timeout`] next has something to do, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let flight = match self.flight {
-            Flight::Refreshing {
-                deadline,
-                overdue: false,
-                ..
-            } => Some(deadline),
+            Flight::Refreshing { deadline, .. } => Some(deadline),
             Flight::BackingOff { until, .. } => Some(until),
             Flight::Probing { deadline, .. } => Some(deadline),
             Flight::Landing { next_probe, .. } => Some(next_probe),
@@ -561,14 +568,9 @@ impl Coordinator {
     }
 
     /// Whether requests must wait rather than go out: a refresh is about to
-    /// replace the credential. A superseded refresh holds nobody back, the
-    /// credential it would replace is already replaced.
+    /// replace the credential.
     fn holds_requests(&self) -> bool {
-        match self.flight {
-            Flight::Idle => false,
-            Flight::Refreshing { superseded, .. } => !superseded,
-            Flight::BackingOff { .. } | Flight::Probing { .. } | Flight::Landing { .. } => true,
-        }
+        self.flight != Flight::Idle
     }
 
     /// The first 401 of a flight: refresh, unless a refresh sent by a
@@ -598,8 +600,6 @@ impl Coordinator {
             refresh,
             sent: now,
             deadline: now.after(self.config.refresh_timeout),
-            overdue: false,
-            superseded: false,
         };
         self.actions.push_back(Action::StartRefresh { refresh });
         self.notify(Notice::RefreshStarted { attempt });
@@ -610,6 +610,7 @@ impl Coordinator {
         self.generation = self.generation.next();
         self.credential = credential;
         self.inherited_landing = None;
+        self.unanswered.clear();
         self.flight = Flight::Idle;
         self.notify(Notice::RefreshSucceeded {
             generation: self.generation,
@@ -617,23 +618,26 @@ impl Coordinator {
         self.release_waiters();
     }
 
-    fn after_lost_answer(&mut self, now: Instant, attempt: u32) {
-        if !(self.config.probe_after_lost_answer && self.probe_first_waiter(now, attempt, None)) {
-            self.retry_or_give_up(now, attempt, Unavailability::Network, None);
+    /// Attempt `attempt` got no answer (`cause`): probe whether its rotated
+    /// cookie landed anyway, or retry.
+    fn after_lost_answer(&mut self, now: Instant, attempt: u32, cause: Unavailability) {
+        let probing = self.config.probe_after_lost_answer
+            && self.probe_first_waiter(now, ProbeFor::LostAnswer { attempt, cause });
+        if !probing {
+            self.retry_or_give_up(now, attempt, cause, None);
         }
     }
 
     /// Sends the oldest waiter as a probe. False if nobody waits.
-    fn probe_first_waiter(&mut self, now: Instant, attempt: u32, landing: Option<Landing>) -> bool {
+    fn probe_first_waiter(&mut self, now: Instant, why: ProbeFor) -> bool {
         let Some((id, deadline)) = self.waiting_ids().next() else {
             return false;
         };
         self.set_phase(id, Phase::Probing { deadline });
         self.flight = Flight::Probing {
             probe: id,
-            attempt,
             deadline: now.after(self.config.refresh_timeout),
-            landing,
+            why,
         };
         self.actions.push_back(Action::Probe { request: id });
         true
@@ -642,36 +646,39 @@ impl Coordinator {
     /// Probes for a landing refresh; with nobody left waiting, the flight
     /// ends (the next 401 starts over).
     fn probe_for_landing(&mut self, now: Instant, landing: Landing) {
-        if !self.probe_first_waiter(now, 0, Some(landing)) {
+        if !self.probe_first_waiter(now, ProbeFor::Landing(landing)) {
             self.flight = Flight::Idle;
         }
     }
 
     /// The probe was refused, failed or hung: wait for a landing refresh a
-    /// little longer, or refresh now, or retry after a lost answer.
-    fn after_failed_probe(
-        &mut self,
-        now: Instant,
-        attempt: u32,
-        landing: Option<Landing>,
-        cause: Unavailability,
-    ) {
-        match landing {
-            Some(Landing { until, wait }) if now < until => {
+    /// little longer, or refresh now, or retry after a lost answer, or take
+    /// a refusal as confirmed.
+    fn after_failed_probe(&mut self, now: Instant, why: ProbeFor) {
+        match why {
+            ProbeFor::Landing(Landing { until, wait }) if now < until => {
                 let wait = wait.saturating_mul(2).min(MAX_LANDING_WAIT);
                 self.flight = Flight::Landing {
                     landing: Landing { until, wait },
                     next_probe: now.after(wait).min(until),
                 };
             }
-            Some(_) => {
+            ProbeFor::Landing(_) => {
                 // It never landed: whatever happened to it, refresh now.
                 self.inherited_landing = None;
                 if self.waiting > 0 {
                     self.start_refresh(now, 1);
                 }
             }
-            None => self.retry_or_give_up(now, attempt, cause, None),
+            // The rotated cookie did not land (or the probe could not
+            // tell): retry. Waiters rejected in the end learn why the
+            // refresh failed, not how the probe went.
+            ProbeFor::LostAnswer { attempt, cause } => {
+                self.retry_or_give_up(now, attempt, cause, None)
+            }
+            // The cookie in the jar is refused too (or could not be tried):
+            // the refusal stands.
+            ProbeFor::Refusal => self.end_session(false),
         }
     }
 
@@ -732,29 +739,22 @@ impl Coordinator {
 
     fn end_session(&mut self, remote: bool) {
         self.session = Session::Ended;
-        match self.flight {
-            Flight::Probing { probe, .. } => {
-                // On the wire already: let its answer decide (a 401 now fails
-                // with SessionExpired through the ended session).
-                self.set_phase(
-                    probe,
-                    Phase::Sent {
-                        generation: self.generation,
-                        replay: true,
-                    },
-                );
-                self.flight = Flight::Idle;
-            }
-            Flight::Refreshing { .. } => {
-                // Only another context can end the session while our refresh
-                // is out. Keep tracking it, so no second refresh starts (after
-                // a new login) while it may still rotate the token.
-                self.flight = self.flight.superseded();
-            }
-            Flight::Idle | Flight::BackingOff { .. } | Flight::Landing { .. } => {
-                self.flight = Flight::Idle;
-            }
+        if let Flight::Probing { probe, .. } = self.flight {
+            // On the wire already: let its answer decide (a 401 now fails
+            // with SessionExpired through the ended session).
+            self.set_phase(
+                probe,
+                Phase::Sent {
+                    generation: self.generation,
+                    replay: true,
+                },
+            );
         }
+        // A refresh still out refreshed the credential that is now dead,
+        // or (reported from elsewhere) a session that is over: its outcome
+        // no longer counts; after a new login, a 401 starts afresh.
+        self.flight = Flight::Idle;
+        self.unanswered.clear();
         self.fail_waiters(Failure::SessionExpired);
         self.notify(Notice::SessionExpired { remote });
     }

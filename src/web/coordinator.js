@@ -160,8 +160,10 @@ export class Coordinator {
   #pending = new Map();
   #timer = undefined;
   #timerAt = -1;
-  /** The refresh on the wire: its number. */
-  #refresh = -1;
+  /** Bearer mode: the refresh token each refresh on the wire was sent with, by number. */
+  #sentRefresh = new Map();
+  /** Bearer mode: the refresh token of the last refusal, the one proven dead. */
+  #refused = null;
   #memoryTokens = null;
   /** The credential changed (a login) before the core was built. */
   #changedBeforeLoad = false;
@@ -448,6 +450,7 @@ export class Coordinator {
       }
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify({ refresh: tokens.refresh });
+      this.#sentRefresh.set(number, tokens.refresh);
     }
     let request;
     try {
@@ -457,13 +460,13 @@ export class Coordinator {
       this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1, -1);
       return;
     }
-    this.#refresh = number;
     if (o.mode === 'cookie') note(o.refreshUrl, Date.now());
     this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
   }
 
   #refreshAnswered(number, ok, response) {
-    if (number !== this.#refresh) return;
+    // A refresh the core forgot (a login came since): nothing to do.
+    if (!this.#core.refreshCounts(number)) return this.#forget(number);
     if (!ok || !response || typeof response.status !== 'number') {
       this.#refreshEnded(number, OUTCOME.LOST, 0, -1);
     } else if (response.status >= 200 && response.status < 300) {
@@ -486,7 +489,7 @@ export class Coordinator {
   }
 
   #refreshBody(number, status, date, text) {
-    if (number !== this.#refresh) return;
+    if (!this.#core.refreshCounts(number)) return this.#forget(number);
     if (text === null) return this.#refreshEnded(number, OUTCOME.LOST, 0, -1);
     let body = null;
     try {
@@ -508,8 +511,20 @@ export class Coordinator {
   }
 
   #refreshEnded(number, outcome, status, retryAfterMs, lifetimeMs = -1) {
-    this.#refresh = -1;
+    const sent = this.#sentRefresh.get(number);
+    this.#forget(number);
     if (this.#options.mode === 'cookie') note(this.#options.refreshUrl, 0);
+    if (outcome !== OUTCOME.ROTATED && sent !== undefined) {
+      const stored = this.#tokens();
+      if (stored && stored.refresh && stored.refresh !== sent) {
+        // The store holds another refresh token than this refresh sent:
+        // another tab (or the app) rotated or logged in meanwhile, and this
+        // failure is a lost race with it. Adopt what is stored; clear nothing.
+        this.#core.credentialChanged();
+      } else {
+        this.#refused = sent;
+      }
+    }
     this.#core.refreshEnded(now(), number, outcome, status, retryAfterMs, lifetimeMs);
     this.#drive();
   }
@@ -535,7 +550,12 @@ export class Coordinator {
       }
       case ACTION.SESSION_EXPIRED: {
         const remote = detail === 1;
-        if (o.mode === 'bearer') this.#storeTokens(null);
+        // Only a credential proven dead is destroyed: the store is cleared
+        // if it still holds the refresh token this tab saw refused.
+        if (o.mode === 'bearer' && !remote) {
+          const stored = this.#tokens();
+          if (stored && stored.refresh === this.#refused) this.#storeTokens(null);
+        }
         if (!remote && o.onSessionExpired) callApp(o.onSessionExpired, new SessionExpiredError());
         event = { type: 'session-expired', remote };
         break;
@@ -562,6 +582,10 @@ export class Coordinator {
         }),
       Math.max(0, at - now()),
     );
+  }
+
+  #forget(number) {
+    this.#sentRefresh.delete(number);
   }
 
   #credentialChanged() {

@@ -18,8 +18,8 @@ use wasm_bindgen::prelude::*;
 use alloc::string::String;
 
 use crate::core::{
-    Action, Answer, Config, Coordinator, Failure, Instant, Notice, RefreshId, RefreshOutcome,
-    RequestId, RequestPolicy, Route, Session, Unavailability,
+    Action, Answer, Config, Coordinator, Failure, Instant, Notice, RefreshOutcome, RequestId,
+    RequestPolicy, Route, Session, Unavailability,
 };
 
 /// What [`Core::next_action`] returns. The numbers are part of the contract
@@ -92,8 +92,6 @@ pub mod route {
 pub struct Core {
     core: Coordinator,
     policy: RequestPolicy,
-    /// The refresh on the wire, to match its outcome.
-    refresh: Option<RefreshId>,
     action_id: f64,
     action_detail: u32,
     #[cfg(feature = "fault-injection")]
@@ -128,7 +126,6 @@ impl Core {
         Core {
             core: Coordinator::new(config, seed as u64),
             policy: RequestPolicy::default(),
-            refresh: None,
             action_id: 0.0,
             action_detail: 0,
             #[cfg(feature = "fault-injection")]
@@ -191,10 +188,9 @@ impl Core {
         lifetime: f64,
     ) {
         self.check_fault();
-        let Some(id) = self.refresh.filter(|id| id_out(id.number()) == refresh) else {
+        let Some(id) = self.core.refresh_numbered(number(refresh)) else {
             return;
         };
-        self.refresh = None;
         let outcome = match outcome {
             outcome::STATUS => RefreshOutcome::from_status(
                 status,
@@ -211,6 +207,14 @@ impl Core {
             _ => RefreshOutcome::Lost,
         };
         self.core.on_refresh_outcome(instant(now), id, outcome);
+    }
+
+    /// Whether refresh number `refresh`'s outcome still counts: it is the
+    /// one on the wire, or one left unanswered whose rotation would still be
+    /// adopted. A bearer host stores a rotation's tokens only if it does.
+    #[wasm_bindgen(js_name = refreshCounts)]
+    pub fn refresh_counts(&self, refresh: f64) -> bool {
+        self.core.refresh_numbered(number(refresh)).is_some()
     }
 
     /// Time passed; fires whatever deadline is due.
@@ -258,7 +262,6 @@ impl Core {
             Action::Deliver { request } => (kind::DELIVER, request.get(), 0),
             Action::Fail { request, failure } => (kind::FAIL, request.get(), failure_code(failure)),
             Action::StartRefresh { refresh } => {
-                self.refresh = Some(refresh);
                 (kind::START_REFRESH, refresh.number(), refresh.attempt())
             }
             Action::Notify(notice) => match notice {
@@ -374,7 +377,16 @@ fn instant(ms: f64) -> Instant {
 }
 
 fn request(id: f64) -> RequestId {
-    RequestId::new(if id > 0.0 { id as u64 } else { 0 })
+    RequestId::new(number(id))
+}
+
+/// An id or number from JS: negative or NaN is zero.
+fn number(n: f64) -> u64 {
+    if n > 0.0 {
+        n as u64
+    } else {
+        0
+    }
 }
 
 /// Ids and generations stay far below 2^53, where f64 is exact.

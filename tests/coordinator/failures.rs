@@ -6,7 +6,7 @@ use refresh_coordinator::core::{
     Answer, Config, Failure, Notice, RefreshOutcome, Session, Unavailability,
 };
 
-use crate::harness::{server_error, Host, Settled, REFUSED, ROTATED};
+use crate::harness::{server_error, Host, Settled, ROTATED};
 
 fn unavailable(cause: Unavailability) -> Option<Settled> {
     Some(Settled::Failed(Failure::RefreshUnavailable(cause)))
@@ -19,7 +19,7 @@ fn refused_refresh_rejects_every_waiter_with_one_error_and_notifies_once() {
     for &id in &ids {
         host.answer(id, Answer::Unauthorized);
     }
-    host.refresh_ends(REFUSED);
+    host.refresh_refused_for_good();
     for &id in &ids {
         assert_eq!(
             host.outcome(id),
@@ -32,7 +32,7 @@ fn refused_refresh_rejects_every_waiter_with_one_error_and_notifies_once() {
         .contains(&Notice::SessionExpired { remote: false }));
     assert_eq!(host.core.session(), Session::Ended);
     assert_eq!(host.core.tracked(), 0);
-    assert_eq!(host.replays(), 0);
+    assert_eq!(host.replays_not_probes(), 0);
 }
 
 #[test]
@@ -40,7 +40,7 @@ fn after_session_end_401s_start_no_refresh_until_a_new_login() {
     let mut host = Host::new();
     let first = host.issue();
     host.answer(first, Answer::Unauthorized);
-    host.refresh_ends(REFUSED);
+    host.refresh_refused_for_good();
 
     let later = host.issue();
     assert_eq!(
@@ -74,7 +74,7 @@ fn request_in_flight_when_the_session_ends_fails_with_session_expired() {
     let a = host.issue();
     let b = host.issue();
     host.answer(a, Answer::Unauthorized);
-    host.refresh_ends(REFUSED);
+    host.refresh_refused_for_good();
     host.answer(b, Answer::Unauthorized);
     assert_eq!(
         host.outcome(b),
@@ -189,36 +189,6 @@ fn retry_after_longer_than_allowed_rejects_at_once() {
         unavailable(Unavailability::RetryAfterTooLong)
     );
     assert_eq!(host.core.session(), Session::Active);
-}
-
-#[test]
-fn refresh_timeout_settles_everyone_and_a_late_rotation_is_still_used() {
-    let mut host = Host::new();
-    let ids: Vec<_> = (0..5).map(|_| host.issue()).collect();
-    for &id in &ids {
-        host.answer(id, Answer::Unauthorized);
-    }
-    host.advance(Config::default().refresh_timeout);
-    for &id in &ids {
-        assert_eq!(host.outcome(id), unavailable(Unavailability::Timeout));
-    }
-    assert!(
-        host.core.is_refreshing(),
-        "never abandoned: it may have rotated"
-    );
-
-    // A request issued now still waits: the credential is being replaced.
-    let queued = host.issue();
-    assert!(host.sends_of(queued).is_empty());
-    let before = host.core.generation();
-    host.refresh_ends(ROTATED);
-    assert!(host.core.generation() > before);
-    assert_eq!(host.sends_of(queued), vec![(false, false)]);
-    assert_eq!(
-        host.refreshes.len(),
-        1,
-        "no second refresh while one was out"
-    );
 }
 
 #[test]

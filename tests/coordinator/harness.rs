@@ -98,6 +98,24 @@ impl Host {
         self.drain();
     }
 
+    /// The refresh is refused, and (cookie mode) the probe that confirms
+    /// the refusal, sent with the cookie the jar holds now, is refused too.
+    pub fn refresh_refused_for_good(&mut self) {
+        let sends = self.sends.len();
+        self.refresh_ends(REFUSED);
+        if let Some(&(probe, _, true)) = self.sends.get(sends) {
+            self.answer(probe, Answer::Unauthorized);
+        }
+    }
+
+    /// Sends other than probes that were replays.
+    pub fn replays_not_probes(&self) -> usize {
+        self.sends
+            .iter()
+            .filter(|&&(_, replay, probe)| replay && !probe)
+            .count()
+    }
+
     pub fn abort(&mut self, id: RequestId) -> bool {
         let tracked = self.core.abort(self.now, id);
         if tracked {

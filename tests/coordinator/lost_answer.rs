@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use refresh_coordinator::core::{Answer, Config, Failure, Session, Unavailability};
 
-use crate::harness::{Host, Settled, LOST, REFUSED, ROTATED};
+use crate::harness::{Host, Settled, LOST, ROTATED};
 
 #[test]
 fn lost_answer_probe_that_succeeds_adopts_the_rotation_without_refreshing_again() {
@@ -46,7 +46,9 @@ fn lost_answer_probe_refused_retries_once_and_a_refusal_ends_the_session_cleanly
     host.answer(ids[0], Answer::Unauthorized); // the cookie did not land
     host.fire_next_timer();
     assert_eq!(host.refreshes.len(), 2, "one retry");
-    host.refresh_ends(REFUSED); // a no-grace server refuses the old token
+    // A no-grace server refuses the old token; the cookie in the jar is
+    // refused too.
+    host.refresh_refused_for_good();
     for &id in &ids {
         assert_eq!(
             host.outcome(id),

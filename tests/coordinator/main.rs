@@ -12,9 +12,11 @@
 
 mod harness;
 
+mod confirmation;
 mod failures;
 mod flight;
 mod lost_answer;
 mod outlived;
 mod policy;
 mod properties;
+mod unanswered;

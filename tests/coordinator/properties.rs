@@ -1,7 +1,9 @@
 //! Random interleavings of requests, answers, refresh outcomes, aborts,
 //! credential changes and clock ticks, checked against the invariants:
-//! at most one refresh outstanding, every request settled exactly once, no
-//! replay without a completed refresh, nothing left pending at the end.
+//! a refresh starts only when every earlier one has ended or is past its
+//! deadline (left unanswered), every request settled exactly once, no replay
+//! without a completed refresh, no probe without a reason to probe, nothing
+//! left pending at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use refresh_coordinator::core::{
     Action, Answer, Config, Coordinator, Generation, Instant, Notice, RefreshId, RefreshOutcome,
-    RequestId,
+    RequestId, Session,
 };
 
 #[derive(Debug, Clone)]
@@ -59,8 +61,15 @@ struct Model {
     core: Coordinator,
     now: Instant,
     on_wire: BTreeSet<RequestId>,
-    outstanding: Option<RefreshId>,
+    /// Refreshes started and not yet ended, with when each started.
+    outstanding: Vec<(RefreshId, Instant)>,
     last_outcome: Option<RefreshOutcome>,
+    /// Refreshes a login or a session end made the core forget: their
+    /// outcomes must change nothing.
+    forgotten: Vec<RefreshId>,
+    /// A refresh went past its deadline unanswered: probes may follow.
+    unanswered_seen: bool,
+    refresh_timeout: Duration,
     /// A refresh of a previous page load was announced: probes may come
     /// without a lost answer of ours.
     landing_announced: bool,
@@ -77,12 +86,16 @@ impl Model {
             max_retries: 2,
             ..Config::default()
         };
+        let refresh_timeout = config.refresh_timeout;
         Self {
             core: Coordinator::new(config, 42),
             now: Instant::from_millis(0),
             on_wire: BTreeSet::new(),
-            outstanding: None,
+            outstanding: Vec::new(),
+            forgotten: Vec::new(),
             last_outcome: None,
+            unanswered_seen: false,
+            refresh_timeout,
             landing_announced: false,
             generation: Generation::default(),
             sent_at: BTreeMap::new(),
@@ -117,8 +130,13 @@ impl Model {
                 }
                 Action::Probe { request } => {
                     prop_assert!(
-                        self.landing_announced || self.last_outcome == Some(RefreshOutcome::Lost),
-                        "a probe without a lost answer or a landing refresh"
+                        self.landing_announced
+                            || self.unanswered_seen
+                            || matches!(
+                                self.last_outcome,
+                                Some(RefreshOutcome::Lost | RefreshOutcome::Refused)
+                            ),
+                        "a probe without a lost answer, a refusal to confirm or a landing refresh"
                     );
                     self.sent_at.insert(request, self.generation);
                     self.on_wire.insert(request);
@@ -127,11 +145,18 @@ impl Model {
                     self.settle(request)?
                 }
                 Action::StartRefresh { refresh } => {
+                    let waited_for = self
+                        .outstanding
+                        .iter()
+                        .any(|&(_, at)| self.now < at.after(self.refresh_timeout));
                     prop_assert!(
-                        self.outstanding.is_none(),
-                        "a second refresh while one is outstanding"
+                        !waited_for,
+                        "a second refresh while one is still waited for"
                     );
-                    self.outstanding = Some(refresh);
+                    if !self.outstanding.is_empty() {
+                        self.unanswered_seen = true;
+                    }
+                    self.outstanding.push((refresh, self.now));
                 }
                 Action::Notify(Notice::RefreshSucceeded { generation }) => {
                     self.generation = generation;
@@ -157,9 +182,22 @@ impl Model {
                 self.core.on_answer(self.now, id, answer);
             }
             Op::RefreshEnds(outcome) => {
-                if let Some(refresh) = self.outstanding.take() {
+                // The newest ends first; older ones are left for later ops.
+                if let Some((refresh, _)) = self.outstanding.pop() {
                     self.last_outcome = Some(outcome);
                     self.core.on_refresh_outcome(self.now, refresh, outcome);
+                } else if let Some(refresh) = self.forgotten.pop() {
+                    let generation = self.core.generation();
+                    self.core.on_refresh_outcome(self.now, refresh, outcome);
+                    prop_assert_eq!(
+                        self.core.generation(),
+                        generation,
+                        "a forgotten refresh counted"
+                    );
+                    prop_assert!(
+                        self.core.poll_action().is_none(),
+                        "a forgotten refresh acted"
+                    );
                 }
             }
             Op::Abort { pick } => {
@@ -179,13 +217,29 @@ impl Model {
             }
             Op::Tick { millis } => {
                 self.now = self.now.after(Duration::from_millis(millis));
+                if self
+                    .outstanding
+                    .iter()
+                    .any(|&(_, at)| self.now >= at.after(self.refresh_timeout))
+                {
+                    self.unanswered_seen = true;
+                }
                 self.core.on_timeout(self.now);
             }
             Op::CredentialChanged => {
                 self.core.credential_changed();
                 self.generation = self.core.generation();
+                self.forgotten
+                    .extend(self.outstanding.drain(..).map(|(r, _)| r));
             }
-            Op::SessionEndedElsewhere => self.core.session_ended_elsewhere(),
+            Op::SessionEndedElsewhere => {
+                let active = self.core.session() == Session::Active;
+                self.core.session_ended_elsewhere();
+                if active {
+                    self.forgotten
+                        .extend(self.outstanding.drain(..).map(|(r, _)| r));
+                }
+            }
             Op::MayBeLanding { millis } => {
                 self.landing_announced = true;
                 self.core
@@ -203,7 +257,7 @@ impl Model {
                     pick: 0,
                     answer: Answer::Other,
                 })?;
-            } else if self.outstanding.is_some() {
+            } else if !self.outstanding.is_empty() {
                 self.apply(Op::RefreshEnds(RefreshOutcome::Rotated { lifetime: None }))?;
             } else if let Some(at) = self.core.poll_timeout() {
                 self.now = self.now.max(at);

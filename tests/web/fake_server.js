@@ -139,10 +139,11 @@ export class FakeServer {
    * SimpleJWT and dj-rest-auth do: a JWT with `iat` and `exp` (bearer), or
    * `access_expiration` beside a `Date` header (cookie). Without it, the
    * answer tells nothing the client can count from: an opaque token, or an
-   * `access_expiration` without a `Date`.
+   * `access_expiration` without a `Date`. `newest` answers the newest
+   * unanswered refresh instead of the oldest.
    */
-  rotate({ lifetimeSecs } = {}) {
-    const exchange = this.#unanswered();
+  rotate({ lifetimeSecs, newest = false } = {}) {
+    const exchange = this.#unanswered(newest);
     if (exchange.refreshToken !== this.validRefresh) {
       exchange.resolve(json(401, { detail: 'Token is blacklisted', code: 'token_not_valid' }));
       return;
@@ -184,8 +185,9 @@ export class FakeServer {
     exchange.reject(new TypeError('Failed to fetch'));
   }
 
-  #unanswered() {
-    const exchange = this.refreshes.find((e) => !e.done);
+  #unanswered(newest = false) {
+    const open = this.refreshes.filter((e) => !e.done);
+    const exchange = newest ? open[open.length - 1] : open[0];
     if (!exchange) throw new Error('no refresh is waiting for an answer');
     exchange.done = true;
     return exchange;

@@ -342,6 +342,50 @@ for (const mode of MODES) {
       });
     });
 
+    test('a refresh that never answers does not wedge the tab: waiters time out, the next 401 refreshes again', async () => {
+      const options = { refreshTimeout: 1000, retry: { limit: 1, baseDelay: 100, maxDelay: 100 } };
+      await scenario({ flags: LONG, kind: 'coordinator', mode, options }, async ({ backend, run }) => {
+        await run('expireAccess');
+        await backend.faults({ delay_ms: 600_000 }); // held far past the test
+        const hung = await run('refreshNeverAnswers', 5);
+        assert.deepEqual(hung.errors, { RefreshUnavailableError: 5 }, JSON.stringify(hung));
+        assert.equal(hung.refreshing, false, 'the flight is over, not wedged');
+        assert.equal(hung.sessionExpired, 0, 'a timeout ends nothing');
+        await backend.faults({});
+        const later = await run('burst', 3);
+        assert.equal(later.ok, 3, JSON.stringify(later));
+        assert.equal(outcome(await backend.metrics(), 'success'), 1, 'a new refresh went out and rotated');
+      });
+    });
+
+    test('a refresh refused because another client rotated first keeps the session', async () => {
+      // The other client's refresh is held 1.5 s by the server; this tab's,
+      // sent after it arrived, wakes after it and is refused as
+      // blacklisted. Cookie mode confirms the refusal with the cookie the
+      // jar holds now; bearer mode sees another refresh token in the store.
+      await scenario({ flags: LONG, kind: 'coordinator', mode }, async ({ backend, run }) => {
+        await run('expireAccess');
+        await backend.faults({ delay_ms: 1500 });
+        await run('lostRace');
+        for (let i = 0; i < 200; i++) {
+          if ((await backend.metrics())['injected_faults_total{kind="delay"}'] >= 1) break;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        const summary = await run('lostRaceBurst', 10);
+        const metrics = await backend.metrics();
+        record('refresh refused: another client rotated first', mode, 'coordinator', {
+          refreshes: refreshCount(metrics),
+          failed: summary.failed,
+          sessionEnds: summary.sessionExpired,
+        });
+        assert.equal(summary.other, 200, 'the other client won the race');
+        assert.equal(outcome(metrics, 'blacklisted'), 1, 'this tab lost it');
+        assert.equal(summary.ok, 10, JSON.stringify(summary));
+        assert.equal(summary.sessionExpired, 0, 'no session end for a lost race');
+        assert.equal(summary.session, 'active');
+      });
+    });
+
     test('a stream body is never replayed empty', async () => {
       await scenario({ flags: LONG, kind: 'coordinator', mode }, async ({ run }) => {
         await run('expireAccess');

@@ -14,6 +14,9 @@ import { coordinator, login, naive, rawFetch, sentBodies, tally } from './client
 let client = null;
 let mode = 'cookie';
 
+const REFRESH_URL = { cookie: '/api/auth/token/refresh/', bearer: '/api/token/refresh/' };
+const sessionTokens = () => JSON.parse(sessionStorage.getItem('tokens') || 'null');
+
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits for `condition()`, checking every `step` ms, at most `limit` ms. */
@@ -149,6 +152,43 @@ export async function outlivedReplays(n, held, lifetimeMs) {
   client.hold(heldUrls, lifetimeMs + 1000);
   const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
   return { ...summary, sends: client.sendCounts() };
+}
+
+/** A refresh that never answers: what the app saw, and whether a flight is still on. */
+export async function refreshNeverAnswers(n) {
+  const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  return { ...summary, refreshing: client.authFetch.state().refreshing };
+}
+
+/**
+ * Another client (a tab without the coordinator, another app on the origin)
+ * refreshes first with the same refresh token; this tab's refresh, sent
+ * while the server still holds the other one, loses the race and is
+ * refused as blacklisted. `started` resolves once the server holds the
+ * other refresh (the test waits on its /metrics).
+ */
+export async function lostRace() {
+  const tokens = sessionTokens();
+  const other = fetch(REFRESH_URL[mode], {
+    method: 'POST',
+    credentials: 'include',
+    headers: { 'Content-Type': 'application/json' },
+    body: mode === 'bearer' ? JSON.stringify({ refresh: tokens.refresh }) : '{}',
+  }).then(async (response) => {
+    // The other client keeps what it got where this tab reads it too: the
+    // jar (cookie mode), the shared token store (bearer mode).
+    if (mode === 'bearer' && response.ok) {
+      const body = await response.json();
+      sessionStorage.setItem('tokens', JSON.stringify({ access: body.access, refresh: body.refresh }));
+    }
+    return response.status;
+  });
+  window.lostRaceOther = other;
+}
+
+export async function lostRaceBurst(n) {
+  const summary = await summarize(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+  return { ...summary, other: await window.lostRaceOther, session: client.authFetch.state().session };
 }
 
 export async function lostAnswer(n) {
