@@ -43,6 +43,10 @@ pub enum Session {
     /// [`Failure::SessionExpired`] and start no refresh until
     /// [`Coordinator::credential_changed`] reports a new login.
     Ended,
+    /// The app logged out ([`Coordinator::log_out`]). Like [`Session::Ended`],
+    /// but 401s fail with [`Failure::LoggedOut`]: nothing expired, the user
+    /// chose to leave.
+    LoggedOut,
 }
 
 /// The refresh flight. Requests wait whenever it is not [`Flight::Idle`].
@@ -217,7 +221,9 @@ impl Coordinator {
         was_replay: bool,
         replayable: bool,
     ) {
-        if self.session == Session::Ended {
+        if self.session == Session::LoggedOut {
+            self.fail(id, Failure::LoggedOut);
+        } else if self.session == Session::Ended {
             self.fail(id, Failure::SessionExpired);
         } else if sent_with < self.generation {
             // Sent before the credential changed: the 401 is stale, the
@@ -321,6 +327,7 @@ impl Coordinator {
                 retry_after,
             ),
             RefreshOutcome::Lost => self.after_lost_answer(now, refresh.attempt()),
+            RefreshOutcome::Redirected => self.give_up(Unavailability::Redirected),
         }
     }
 
@@ -688,29 +695,7 @@ impl Coordinator {
 
     fn end_session(&mut self, remote: bool) {
         self.session = Session::Ended;
-        match self.flight {
-            Flight::Probing { probe, .. } => {
-                // On the wire already: let its answer decide (a 401 now fails
-                // with SessionExpired through the ended session).
-                self.set_phase(
-                    probe,
-                    Phase::Sent {
-                        generation: self.generation,
-                        replay: true,
-                    },
-                );
-                self.flight = Flight::Idle;
-            }
-            Flight::Refreshing { .. } => {
-                // Only another context can end the session while our refresh
-                // is out. Keep tracking it, so no second refresh starts (after
-                // a new login) while it may still rotate the token.
-                self.flight = self.flight.superseded();
-            }
-            Flight::Idle | Flight::BackingOff { .. } | Flight::Landing { .. } => {
-                self.flight = Flight::Idle;
-            }
-        }
+        self.wind_down_flight();
         self.fail_waiters(Failure::SessionExpired);
         self.notify(Notice::SessionExpired { remote });
     }
@@ -852,5 +837,55 @@ impl Coordinator {
 
     fn notify(&mut self, notice: Notice) {
         self.actions.push_back(Action::Notify(notice));
+    }
+
+    /// The app logged out. The session ends at once, without a refresh:
+    /// every waiter fails with [`Failure::LoggedOut`], later 401s fail the
+    /// same way and start no refresh, until
+    /// [`Coordinator::credential_changed`] reports a new login. Answers to
+    /// requests already on the wire still reach their callers.
+    ///
+    /// A refresh on the wire is not cancelled (it may rotate the token, and
+    /// the host sends its logout request after it, with the newest
+    /// credential); it holds nobody back, and its refusal ends nothing more.
+    /// Logging out again changes nothing and tells nobody.
+    pub fn log_out(&mut self) {
+        if self.session == Session::LoggedOut {
+            return;
+        }
+        self.session = Session::LoggedOut;
+        self.inherited_landing = None;
+        self.wind_down_flight();
+        self.fail_waiters(Failure::LoggedOut);
+        self.notify(Notice::LoggedOut);
+    }
+
+    /// The session just ended (refused, ended elsewhere, logged out): the
+    /// flight stops holding anyone, but what is on the wire is left to finish.
+    fn wind_down_flight(&mut self) {
+        match self.flight {
+            Flight::Probing { probe, .. } => {
+                // On the wire already: let its answer decide (a 401 now fails
+                // through the ended session).
+                self.set_phase(
+                    probe,
+                    Phase::Sent {
+                        generation: self.generation,
+                        replay: true,
+                    },
+                );
+                self.flight = Flight::Idle;
+            }
+            Flight::Refreshing { .. } => {
+                // Only another context, or a logout, can end the session
+                // while our refresh is out. Keep tracking it, so no second
+                // refresh starts (after a new login) while it may still
+                // rotate the token.
+                self.flight = self.flight.superseded();
+            }
+            Flight::Idle | Flight::BackingOff { .. } | Flight::Landing { .. } => {
+                self.flight = Flight::Idle;
+            }
+        }
     }
 }

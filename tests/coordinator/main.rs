@@ -14,6 +14,8 @@ mod harness;
 
 mod failures;
 mod flight;
+mod logout;
 mod lost_answer;
 mod policy;
 mod properties;
+mod redirect;
