@@ -760,11 +760,12 @@ export class Coordinator {
    */
   logout() {
     if (this.#fault) return Promise.reject(this.#fault);
-    this.#loggingOut ??= this.#load()
-      .then(() => this.#logOut())
-      .finally(() => {
-        this.#loggingOut = null;
-      });
+    if (this.#loggingOut) return this.#loggingOut;
+    // With the core loaded, the session ends before this returns.
+    const loggingOut = this.#core ? this.#logOut() : this.#load().then(() => this.#logOut());
+    this.#loggingOut = loggingOut.finally(() => {
+      this.#loggingOut = null;
+    });
     return this.#loggingOut;
   }
 
