@@ -46,7 +46,10 @@ export interface RetryOptions {
 export interface AuthFetchOptions {
   /**
    * How the credential travels. `'cookie'`: the server keeps HttpOnly
-   * cookies (dj-rest-auth) and requests go with `credentials: 'include'`.
+   * cookies (dj-rest-auth); requests go with `credentials: 'same-origin'` to
+   * the page's origin and `'include'` to the other allowed origins, unless
+   * the caller chose otherwise (a request sent without cookies then gets no
+   * refresh handling: its 401 says nothing about the session).
    * `'bearer'`: an `Authorization: <authScheme> <access>` header from the
    * token store, and a SimpleJWT `{"refresh": ...}` body for the refresh.
    * Defaults to `'cookie'`.
@@ -54,22 +57,35 @@ export interface AuthFetchOptions {
   mode?: 'cookie' | 'bearer';
   /**
    * Where the refresh is sent, relative to the page (absolute outside a
-   * page). Defaults to `'/api/auth/token/refresh/'` in cookie mode and
-   * `'/api/token/refresh/'` in bearer mode.
+   * page), on an allowed origin (else a `TypeError`). A redirect answer is
+   * not followed: the waiting requests fail with `RefreshUnavailableError`
+   * (`reason: 'redirect'`) and the session is kept. Defaults to
+   * `'/api/auth/token/refresh/'` in cookie mode and `'/api/token/refresh/'`
+   * in bearer mode.
    */
   refreshUrl?: string;
   /** The refresh request's method. Defaults to `'POST'`. */
   refreshMethod?: string;
   /**
    * The login endpoint: never waits behind a refresh, and in cookie mode a
-   * 2xx answer to it through `authFetch` starts a new session. Defaults to
-   * `'/api/auth/login/'` in cookie mode and `'/api/token/'` in bearer mode.
+   * 2xx answer to it through `authFetch` starts a new session. On an allowed
+   * origin. Defaults to `'/api/auth/login/'` in cookie mode and
+   * `'/api/token/'` in bearer mode.
    */
   loginUrl?: string;
   /**
-   * Origins (`'https://api.example.com'`) whose requests get credentials
-   * and refresh handling; anything else is sent exactly as written.
-   * Defaults to the page's own origin.
+   * Where `logout()` sends its request, on an allowed origin: dj-rest-auth's
+   * logout (the refresh cookie, with the CSRF header) in cookie mode,
+   * SimpleJWT's blacklist (`{"refresh"}` body) in bearer mode; `false` sends
+   * none and only ends the session here. Defaults to `'/api/auth/logout/'`
+   * in cookie mode and `'/api/token/blacklist/'` in bearer mode (outside a
+   * page, on the refresh URL's origin).
+   */
+  logoutUrl?: string | false;
+  /**
+   * Bare origins (`'https://api.example.com'`: no path, else a `TypeError`)
+   * whose requests get credentials and refresh handling; anything else is
+   * sent exactly as written. Defaults to the page's own origin.
    */
   allowedOrigins?: string[];
   /**
@@ -85,7 +101,7 @@ export interface AuthFetchOptions {
    * Cookie mode never stores tokens. Defaults to a store in memory (gone on reload).
    */
   tokenStore?: TokenStore;
-  /** Cookie mode: a CSRF header sent with the refresh. Defaults to none. */
+  /** Cookie mode: a CSRF header sent with the refresh and the logout. Defaults to none. */
   csrf?: CsrfOptions;
   /**
    * Milliseconds the coordinator waits for one refresh attempt's answer.
@@ -104,8 +120,7 @@ export interface AuthFetchOptions {
   /**
    * Called once per session end (the refresh was refused), with the error
    * the waiting requests are rejected with; the place to send the user to
-   * the login view. Not called in the other tabs the end is broadcast to.
-   * Defaults to none.
+   * the login view. Not called for `logout()`. Defaults to none.
    */
   onSessionExpired?: (error: SessionExpiredError) => void;
   /** Called with every coordinator event; see `AuthFetchEvent`. Defaults to none. */
@@ -148,10 +163,15 @@ export interface ReplayEvent {
   url?: string;
 }
 
-/** The session ended; `remote` is true when another tab's refresh was refused. */
+/** The session ended: a refresh was refused. `remote` is false: each tab ends its own session. */
 export interface SessionExpiredEvent {
   type: 'session-expired';
   remote: boolean;
+}
+
+/** `logout()` ended the session. */
+export interface LoggedOutEvent {
+  type: 'logged-out';
 }
 
 export type AuthFetchEvent =
@@ -159,7 +179,8 @@ export type AuthFetchEvent =
   | RefreshSucceededEvent
   | RefreshFailedEvent
   | ReplayEvent
-  | SessionExpiredEvent;
+  | SessionExpiredEvent
+  | LoggedOutEvent;
 
 /** `RequestInit` plus the per-request opt-out. */
 export interface AuthRequestInit extends RequestInit {
@@ -167,20 +188,39 @@ export interface AuthRequestInit extends RequestInit {
   skipAuthRefresh?: boolean;
 }
 
-/** A snapshot of the coordinator, for debugging and tests. */
-export type AuthFetchState =
-  /** The core is still loading, or a fault stopped the coordinator. */
-  | { loading: boolean; faulted: boolean }
-  | {
-      /** The credential's number: how many refreshes (and logins) succeeded. */
-      generation: number;
-      session: 'active' | 'ended';
-      refreshing: boolean;
-      /** Requests waiting behind a refresh. */
-      waiting: number;
-      /** Requests not yet settled. */
-      pending: number;
-    };
+/**
+ * Where the session is, as far as the coordinator knows. `'loading'`: the
+ * WebAssembly core is not loaded yet. `'active'`: nothing says the session
+ * is over (in cookie mode the coordinator cannot see HttpOnly cookies, so
+ * this is not proof of a login). `'refreshing'`: active, and a refresh is in
+ * flight. `'ended'`: a refresh was refused; log in again. `'logged-out'`:
+ * `logout()` was called.
+ */
+export type SessionStatus = 'loading' | 'active' | 'refreshing' | 'ended' | 'logged-out';
+
+/**
+ * What `getSnapshot()` returns and `useSession` renders: a frozen object,
+ * the same one until one of its fields changes.
+ */
+export interface SessionSnapshot {
+  readonly status: SessionStatus;
+  /** The credential's number: how many refreshes (and logins) succeeded. */
+  readonly generation: number;
+  /** A refresh is in flight (also while `'ended'` or `'logged-out'`, until its answer). */
+  readonly refreshing: boolean;
+  /** The coordinator stopped: the wasm did not load, or an internal fault (every call rejects). */
+  readonly faulted: boolean;
+}
+
+/** `state()`: the snapshot as of now, plus the queue, for debugging and tests. */
+export interface AuthFetchState extends SessionSnapshot {
+  /** `status` without `'refreshing'`. */
+  readonly session: 'loading' | 'active' | 'ended' | 'logged-out';
+  /** Requests waiting behind a refresh. */
+  readonly waiting: number;
+  /** Requests not yet settled. */
+  readonly pending: number;
+}
 
 /** `fetch` with the coordinator's rules, plus the coordinator's controls. */
 export interface AuthFetch {
@@ -201,6 +241,23 @@ export interface AuthFetch {
    */
   sessionStarted(): void;
   state(): AuthFetchState;
+  /**
+   * Ends the session here at once (waiting requests reject with
+   * `LoggedOutError`, later 401s start no refresh and reject the same way,
+   * the `logged-out` event fires, bearer tokens are forgotten), then sends
+   * the `logoutUrl` request after any refresh in flight. Resolves when the
+   * server logged out (2xx), when the token was dead already (401), or when
+   * there was nothing to send; rejects with `LogoutFailedError` otherwise,
+   * the session here having ended all the same. A later login starts afresh.
+   */
+  logout(): Promise<void>;
+  /**
+   * Calls `listener` after every change of `getSnapshot()`; returns the
+   * function that stops it. The shape `useSyncExternalStore` takes.
+   */
+  subscribe(listener: () => void): () => void;
+  /** The current snapshot, the same object until something in it changes. */
+  getSnapshot(): SessionSnapshot;
 }
 
 /**
@@ -210,7 +267,7 @@ export interface AuthFetch {
  */
 export function createAuthFetch(options?: AuthFetchOptions): AuthFetch;
 
-export type RefreshUnavailableReason = 'timeout' | 'network' | 'status' | 'retry-after-too-long';
+export type RefreshUnavailableReason = 'timeout' | 'network' | 'status' | 'retry-after-too-long' | 'redirect';
 
 /** Base class of every error the coordinator produces. */
 export class RefreshCoordinatorError extends Error {
@@ -240,6 +297,21 @@ export class ReplayNotPossibleError extends RefreshCoordinatorError {
   readonly code: 'REPLAY_NOT_POSSIBLE';
 }
 
+/** A 401 after `logout()`: there is no session, and no refresh is tried until the next login. */
+export class LoggedOutError extends RefreshCoordinatorError {
+  readonly name: 'LoggedOutError';
+  readonly code: 'LOGGED_OUT';
+}
+
+/** The logout request failed or was answered otherwise than 2xx/401; the session here has ended anyway. */
+export class LogoutFailedError extends RefreshCoordinatorError {
+  readonly name: 'LogoutFailedError';
+  readonly code: 'LOGOUT_FAILED';
+  readonly reason: 'network' | 'status' | 'redirect';
+  /** The HTTP status, for `reason: 'status'`. */
+  readonly status: number | undefined;
+}
+
 /** A bug inside the coordinator; every pending call is rejected with it rather than left hanging. */
 export class CoordinatorFaultError extends RefreshCoordinatorError {
   readonly name: 'CoordinatorFaultError';
@@ -253,3 +325,5 @@ export function isSessionExpiredError(error: unknown): error is SessionExpiredEr
 export function isRefreshUnavailableError(error: unknown): error is RefreshUnavailableError;
 export function isReplayNotPossibleError(error: unknown): error is ReplayNotPossibleError;
 export function isCoordinatorFaultError(error: unknown): error is CoordinatorFaultError;
+export function isLoggedOutError(error: unknown): error is LoggedOutError;
+export function isLogoutFailedError(error: unknown): error is LogoutFailedError;

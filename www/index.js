@@ -28,11 +28,15 @@ export {
   RefreshUnavailableError,
   ReplayNotPossibleError,
   CoordinatorFaultError,
+  LoggedOutError,
+  LogoutFailedError,
   isRefreshCoordinatorError,
   isSessionExpiredError,
   isRefreshUnavailableError,
   isReplayNotPossibleError,
   isCoordinatorFaultError,
+  isLoggedOutError,
+  isLogoutFailedError,
 } from './errors.js';
 
 // Deliberately not exported: the Coordinator class, the Core and the wasm
@@ -76,5 +80,9 @@ export function createAuthFetch(options) {
   authFetch.clearTokens = () => coordinator.clearTokens();
   authFetch.sessionStarted = () => coordinator.sessionStarted();
   authFetch.state = () => coordinator.state();
+  authFetch.logout = () => coordinator.logout();
+  // Bound once, so each keeps its identity (React resubscribes otherwise).
+  authFetch.subscribe = (listener) => coordinator.subscribe(listener);
+  authFetch.getSnapshot = () => coordinator.getSnapshot();
   return authFetch;
 }

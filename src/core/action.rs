@@ -76,4 +76,6 @@ pub enum Notice {
     /// The session ended. `remote` is true when another browsing context
     /// reported it, so the host does not broadcast it back.
     SessionExpired { remote: bool },
+    /// The app logged out ([`Coordinator::log_out`](crate::core::Coordinator::log_out)).
+    LoggedOut,
 }

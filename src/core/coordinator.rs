@@ -51,6 +51,10 @@ pub enum Session {
     /// [`Failure::SessionExpired`] and start no refresh until
     /// [`Coordinator::credential_changed`] reports a new login.
     Ended,
+    /// The app logged out ([`Coordinator::log_out`]). Like [`Session::Ended`],
+    /// but 401s fail with [`Failure::LoggedOut`]: nothing expired, the user
+    /// chose to leave.
+    LoggedOut,
 }
 
 /// The refresh flight. Requests wait whenever it is not [`Flight::Idle`].
@@ -236,7 +240,9 @@ impl Coordinator {
         replayable: bool,
         outlived_once: bool,
     ) {
-        if self.session == Session::Ended {
+        if self.session == Session::LoggedOut {
+            self.fail(id, Failure::LoggedOut);
+        } else if self.session == Session::Ended {
             self.fail(id, Failure::SessionExpired);
         } else if sent_with < self.generation {
             // Sent before the credential changed: the 401 is stale, the
@@ -351,6 +357,7 @@ impl Coordinator {
             RefreshOutcome::Lost => {
                 self.after_lost_answer(now, refresh.attempt(), Unavailability::Network)
             }
+            RefreshOutcome::Redirected => self.give_up(Unavailability::Redirected),
         }
     }
 
@@ -739,22 +746,7 @@ impl Coordinator {
 
     fn end_session(&mut self, remote: bool) {
         self.session = Session::Ended;
-        if let Flight::Probing { probe, .. } = self.flight {
-            // On the wire already: let its answer decide (a 401 now fails
-            // with SessionExpired through the ended session).
-            self.set_phase(
-                probe,
-                Phase::Sent {
-                    generation: self.generation,
-                    replay: true,
-                },
-            );
-        }
-        // A refresh still out refreshed the credential that is now dead,
-        // or (reported from elsewhere) a session that is over: its outcome
-        // no longer counts; after a new login, a 401 starts afresh.
-        self.flight = Flight::Idle;
-        self.unanswered.clear();
+        self.wind_down_flight();
         self.fail_waiters(Failure::SessionExpired);
         self.notify(Notice::SessionExpired { remote });
     }
@@ -896,5 +888,49 @@ impl Coordinator {
 
     fn notify(&mut self, notice: Notice) {
         self.actions.push_back(Action::Notify(notice));
+    }
+
+    /// The app logged out. The session ends at once, without a refresh:
+    /// every waiter fails with [`Failure::LoggedOut`], later 401s fail the
+    /// same way and start no refresh, until
+    /// [`Coordinator::credential_changed`] reports a new login. Answers to
+    /// requests already on the wire still reach their callers.
+    ///
+    /// A refresh on the wire is not cancelled (it may rotate the token, and
+    /// the host sends its logout request after it, with the newest
+    /// credential); it holds nobody back, and its refusal ends nothing more.
+    /// Logging out again changes nothing and tells nobody.
+    pub fn log_out(&mut self) {
+        if self.session == Session::LoggedOut {
+            return;
+        }
+        self.session = Session::LoggedOut;
+        self.inherited_landing = None;
+        self.wind_down_flight();
+        self.fail_waiters(Failure::LoggedOut);
+        self.notify(Notice::LoggedOut);
+    }
+
+    /// The session just ended (refused, ended elsewhere, logged out): the
+    /// flight stops holding anyone; a probe on the wire is left to finish,
+    /// a refresh on the wire is forgotten.
+    fn wind_down_flight(&mut self) {
+        if let Flight::Probing { probe, .. } = self.flight {
+            // On the wire already: let its answer decide (a 401 now fails
+            // through the ended session).
+            self.set_phase(
+                probe,
+                Phase::Sent {
+                    generation: self.generation,
+                    replay: true,
+                },
+            );
+        }
+        // A refresh still out refreshed the credential that is now dead, or
+        // (reported from elsewhere, or logged out) a session that is over:
+        // its outcome no longer counts; after a new login, a 401 starts
+        // afresh.
+        self.flight = Flight::Idle;
+        self.unanswered.clear();
     }
 }

@@ -31,6 +31,11 @@ pub enum RefreshOutcome {
     /// No answer could be read (network error, connection cut, body cut off).
     /// The server may have rotated the token and blacklisted the old one.
     Lost,
+    /// The server answered with a redirect, which the refresh does not follow
+    /// (it would carry the refresh token, as a cookie or in the body, to
+    /// wherever it points). Nothing was refreshed, and nothing proves the
+    /// session over; trying again would only be redirected again.
+    Redirected,
 }
 
 impl RefreshOutcome {
@@ -95,6 +100,8 @@ pub enum Failure {
     /// The request needs a replay but its body was a stream, already
     /// consumed by the first send.
     ReplayNotPossible,
+    /// The app logged out: a 401 now means no session, not an expiry.
+    LoggedOut,
 }
 
 /// Why a refresh is unavailable.
@@ -109,4 +116,7 @@ pub enum Unavailability {
     Status(u16),
     /// The server asked to wait longer than `max_retry_after`.
     RetryAfterTooLong,
+    /// The refresh endpoint answered with a redirect (see
+    /// [`RefreshOutcome::Redirected`]).
+    Redirected,
 }

@@ -15,6 +15,8 @@
 
 import {
   CoordinatorFaultError,
+  LoggedOutError,
+  LogoutFailedError,
   RefreshUnavailableError,
   ReplayNotPossibleError,
   SessionExpiredError,
@@ -35,12 +37,16 @@ const ACTION = {
   REFRESH_FAILED: 8,
   REPLAYED: 9,
   SESSION_EXPIRED: 10,
+  LOGGED_OUT: 11,
 };
-const FAILURE = { SESSION_EXPIRED: 1, REPLAY_NOT_POSSIBLE: 2, TIMEOUT: 3, NETWORK: 4, STATUS: 5 };
+const FAILURE = { SESSION_EXPIRED: 1, REPLAY_NOT_POSSIBLE: 2, TIMEOUT: 3, NETWORK: 4, STATUS: 5, LOGGED_OUT: 8 };
 const ANSWER = { UNAUTHORIZED: 1, OTHER: 2, FAILED: 3 };
-const OUTCOME = { ROTATED: 1, REFUSED: 2, UNAVAILABLE: 3, LOST: 4, STATUS: 5 };
+const OUTCOME = { ROTATED: 1, REFUSED: 2, UNAVAILABLE: 3, LOST: 4, STATUS: 5, REDIRECTED: 6 };
 const ROUTE = { COORDINATED: 1, OPTED_OUT: 2, EXCLUDED: 3, FOREIGN: 4 };
-const REASONS = { 3: 'timeout', 4: 'network', 5: 'status', 6: 'retry-after-too-long' };
+const REASONS = { 3: 'timeout', 4: 'network', 5: 'status', 6: 'retry-after-too-long', 7: 'redirect' };
+
+/** What `getSnapshot()` says before the core is built. */
+const LOADING = Object.freeze({ status: 'loading', generation: 0, refreshing: false, faulted: false });
 
 // A refresh in flight is noted in sessionStorage (per tab, kept across
 // reloads): if a reload cuts the page off, the next load knows the rotated
@@ -137,6 +143,12 @@ function readCookie(name) {
   return null;
 }
 
+/**
+ * A redirect answer: `opaqueredirect` in a browser (`redirect: 'manual'`
+ * hides where it points), the 3xx itself where the runtime shows it.
+ */
+const isRedirect = (response) => response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400);
+
 /** The caller's callback; its exception is reported, never propagated. */
 function callApp(callback, argument) {
   try {
@@ -168,6 +180,17 @@ export class Coordinator {
   /** The credential changed (a login) before the core was built. */
   #changedBeforeLoad = false;
   #fault = null;
+  /** Why the wasm could not load, once it failed to. */
+  #loadFailure = null;
+  /** `subscribe` listeners, each in an entry of its own. */
+  #listeners = new Set();
+  /** What `getSnapshot()` returns: the same object until something in it changes. */
+  #snapshot = LOADING;
+  /** Called when the refresh on the wire ends (logout waits for it). */
+  #afterRefresh = [];
+  /** The logout in progress, shared by overlapping `logout()` calls. */
+  #loggingOut = null;
+  #warned = false;
 
   /**
    * @param options `createAuthFetch`'s options.
@@ -190,7 +213,12 @@ export class Coordinator {
   #load() {
     this.#loading ??= Promise.resolve()
       .then(() => this.#loadCore())
-      .then((makeCore) => this.#turn(() => this.#build(makeCore)));
+      .then((makeCore) => this.#turn(() => this.#build(makeCore)))
+      .catch((error) => {
+        this.#loadFailure = error;
+        this.#publish();
+        throw error;
+      });
     return this.#loading;
   }
 
@@ -216,6 +244,7 @@ export class Coordinator {
     }
     if (this.#changedBeforeLoad) core.credentialChanged();
     this.#core = core;
+    this.#publish();
   }
 
   /** `fetch(input, init)` with the coordinator's rules; `init.skipAuthRefresh: true` opts out. */
@@ -228,21 +257,35 @@ export class Coordinator {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#warnOnce();
     const optedOut = init != null && init.skipAuthRefresh === true;
     const body = init != null ? init.body : undefined;
-    const start = () => this.#start(template, optedOut, body);
+    // The caller's own `credentials`: given in `init`, or on a Request input
+    // as anything but the default.
+    const chosen =
+      init != null && init.credentials !== undefined
+        ? init.credentials
+        : template.credentials !== 'same-origin'
+          ? template.credentials
+          : undefined;
+    const start = () => this.#start(template, optedOut, body, chosen);
     return this.#core ? start() : this.#load().then(start);
   }
 
-  #start(template, optedOut, body) {
+  #start(template, optedOut, body, chosen) {
     let route = ROUTE.FOREIGN;
     this.#turn(() => {
       route = this.#core.route(template.url, optedOut);
     });
     if (this.#fault) return Promise.reject(this.#fault);
-    if (route === ROUTE.OPTED_OUT) return this.#bypass(template, 'credential');
-    if (route === ROUTE.EXCLUDED) return this.#bypass(template, 'cookies');
     if (route === ROUTE.FOREIGN) return this.#bypass(template, 'nothing');
+    const credentials = this.#credentialsFor(template.url, chosen);
+    // A cookie-mode request the caller sends without cookies carries no
+    // credential: its 401 says nothing about the session.
+    const cookieless = credentials === 'omit' || (credentials === 'same-origin' && !this.#samePage(template.url));
+    if (this.#options.mode === 'cookie' && cookieless) return this.#bypass(template, 'nothing');
+    if (route === ROUTE.OPTED_OUT) return this.#bypass(template, 'credential', credentials);
+    if (route === ROUTE.EXCLUDED) return this.#bypass(template, 'cookies', credentials);
     const signal = template.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
     // A stream can be read once: sent once, never replayed.
@@ -250,7 +293,7 @@ export class Coordinator {
     return new Promise((resolve, reject) => {
       this.#turn(() => {
         const id = this.#core.issue(now(), replayable);
-        const pending = { template, replayable, resolve, reject, last: null, onAbort: null };
+        const pending = { template, replayable, credentials, resolve, reject, last: null, onAbort: null };
         pending.onAbort = () => this.#turn(() => this.#aborted(id));
         signal.addEventListener('abort', pending.onAbort, { once: true });
         this.#pending.set(id, pending);
@@ -260,10 +303,10 @@ export class Coordinator {
   }
 
   /** Requests the core does not coordinate go straight out. */
-  #bypass(template, attach) {
+  #bypass(template, attach, credentials) {
     let request;
     try {
-      request = this.#prepare(template, attach, false);
+      request = this.#prepare(template, attach, false, credentials);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -293,11 +336,11 @@ export class Coordinator {
    * (`Request.clone()` tees the body, so the template keeps it for a replay,
    * whatever it was); a stream is sent from the template itself, once.
    */
-  #prepare(template, attach, keepTemplate) {
+  #prepare(template, attach, keepTemplate, credentials) {
     const source = keepTemplate ? template.clone() : template;
     const o = this.#options;
     if (attach === 'nothing') return source;
-    if (o.mode === 'cookie') return new Request(source, { credentials: 'include' });
+    if (o.mode === 'cookie') return credentials === source.credentials ? source : new Request(source, { credentials });
     if (attach === 'cookies') return source;
     const tokens = this.#tokens();
     // No token (not logged in, or cleared): the request goes without one,
@@ -332,6 +375,8 @@ export class Coordinator {
       p.template.signal.removeEventListener('abort', p.onAbort);
       p.reject(this.#fault);
     }
+    for (const done of this.#afterRefresh.splice(0)) done();
+    this.#publish();
   }
 
   /** Carries out the core's actions until it has none, then re-arms the timer. */
@@ -359,6 +404,7 @@ export class Coordinator {
       }
     }
     this.#armTimer();
+    this.#publish();
   }
 
   #sendPending(id) {
@@ -369,7 +415,7 @@ export class Coordinator {
     p.last = null;
     let request;
     try {
-      request = this.#prepare(p.template, 'credential', p.replayable);
+      request = this.#prepare(p.template, 'credential', p.replayable, p.credentials);
     } catch (error) {
       // The platform refused to copy the request: the caller gets why.
       this.#answered(id, false, error);
@@ -418,9 +464,11 @@ export class Coordinator {
   }
 
   #error(failure, request) {
-    switch (failure & 7) {
+    switch (failure & 15) {
       case FAILURE.SESSION_EXPIRED:
         return new SessionExpiredError(request);
+      case FAILURE.LOGGED_OUT:
+        return new LoggedOutError(request);
       case FAILURE.REPLAY_NOT_POSSIBLE:
         return new ReplayNotPossibleError(request);
       default:
@@ -435,31 +483,21 @@ export class Coordinator {
    */
   #startRefresh(number) {
     const o = this.#options;
-    const init = { method: o.refreshMethod, keepalive: true, headers: {} };
-    if (o.mode === 'cookie') {
-      // dj-rest-auth reads the refresh token from its cookie.
-      init.credentials = 'include';
-      const token = o.csrf && readCookie(o.csrf.cookie);
-      if (token) init.headers[o.csrf.header] = token;
-    } else {
-      const tokens = this.#tokens();
-      if (!tokens || !tokens.refresh) {
-        // Nothing to refresh with: the session is over.
-        this.#core.refreshEnded(now(), number, OUTCOME.REFUSED, 0, -1, -1);
-        return;
-      }
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify({ refresh: tokens.refresh });
-      this.#sentRefresh.set(number, tokens.refresh);
+    const tokens = o.mode === 'bearer' ? this.#tokens() : null;
+    if (o.mode === 'bearer' && (!tokens || !tokens.refresh)) {
+      // Nothing to refresh with: the session is over.
+      this.#core.refreshEnded(now(), number, OUTCOME.REFUSED, 0, -1, -1);
+      return;
     }
     let request;
     try {
-      request = new Request(o.refreshUrl, init);
+      request = this.#endpointRequest(o.refreshUrl, o.refreshMethod, tokens);
     } catch {
       // Only a broken refresh URL fails here; no answer can come from it.
       this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1, -1);
       return;
     }
+    if (tokens) this.#sentRefresh.set(number, tokens.refresh);
     if (o.mode === 'cookie') note(o.refreshUrl, Date.now());
     this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
   }
@@ -469,6 +507,11 @@ export class Coordinator {
     if (!this.#core.refreshCounts(number)) return this.#forget(number);
     if (!ok || !response || typeof response.status !== 'number') {
       this.#refreshEnded(number, OUTCOME.LOST, 0, -1);
+    } else if (isRedirect(response)) {
+      // Not followed (`redirect: 'manual'`): it would carry the refresh
+      // token wherever it points. The core gives up for now, session kept.
+      discard(response);
+      this.#refreshEnded(number, OUTCOME.REDIRECTED, response.status, -1);
     } else if (response.status >= 200 && response.status < 300) {
       // Read the whole body: in cookie mode a body cut off mid-way means
       // the rotated cookie may or may not have landed.
@@ -527,6 +570,7 @@ export class Coordinator {
     }
     this.#core.refreshEnded(now(), number, outcome, status, retryAfterMs, lifetimeMs);
     this.#drive();
+    for (const done of this.#afterRefresh.splice(0)) done();
   }
 
   #notify(kind, id, detail) {
@@ -560,6 +604,11 @@ export class Coordinator {
         event = { type: 'session-expired', remote };
         break;
       }
+      case ACTION.LOGGED_OUT:
+        // The one place that learns of every logout: where telling the
+        // other tabs belongs.
+        event = { type: 'logged-out' };
+        break;
       default:
         return;
     }
@@ -649,16 +698,192 @@ export class Coordinator {
     this.#turn(() => this.#credentialChanged());
   }
 
-  /** `{generation, session, refreshing, waiting, pending}`, or `{loading: true}`. */
+  /**
+   * `{status, session, generation, refreshing, faulted, waiting, pending}`:
+   * the snapshot plus the queue, read now.
+   */
   state() {
-    const core = this.#core;
-    if (!core || this.#fault) return { loading: !core, faulted: this.#fault !== null };
-    return {
-      generation: core.generation,
-      session: core.ended ? 'ended' : 'active',
-      refreshing: core.refreshing,
-      waiting: core.waiting,
-      pending: this.#pending.size,
+    const snapshot = this.#fault ? this.#snapshot : this.#currentSnapshot();
+    const waiting = this.#core && !this.#fault ? this.#core.waiting : 0;
+    const session = snapshot.status === 'refreshing' ? 'active' : snapshot.status;
+    return { ...snapshot, session, waiting, pending: this.#pending.size };
+  }
+
+  /**
+   * Calls `listener()` after every change of the snapshot (status,
+   * generation, refreshing, faulted); returns the function that stops it.
+   * @throws {TypeError} if `listener` is not a function.
+   */
+  subscribe(listener) {
+    if (typeof listener !== 'function') {
+      throw new TypeError('refresh-coordinator: subscribe(listener) needs a function');
+    }
+    // An entry per call: the same function subscribed twice is called twice
+    // and unsubscribed once per returned function, as React expects.
+    const entry = { listener };
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
     };
+  }
+
+  /** The snapshot: a frozen object, the same one until something in it changes. */
+  getSnapshot() {
+    return this.#snapshot;
+  }
+
+  #currentSnapshot() {
+    const core = this.#core;
+    const faulted = this.#fault !== null || this.#loadFailure !== null;
+    if (!core || this.#fault) return { ...this.#snapshot, faulted };
+    const session = core.loggedOut ? 'logged-out' : core.ended ? 'ended' : 'active';
+    const refreshing = core.refreshing;
+    const status = session === 'active' && refreshing ? 'refreshing' : session;
+    return { status, generation: core.generation, refreshing, faulted };
+  }
+
+  /** Replaces the snapshot and tells the listeners, if anything in it changed. */
+  #publish() {
+    const next = this.#currentSnapshot();
+    const last = this.#snapshot;
+    if (
+      next.status === last.status &&
+      next.generation === last.generation &&
+      next.refreshing === last.refreshing &&
+      next.faulted === last.faulted
+    ) {
+      return;
+    }
+    this.#snapshot = Object.freeze(next);
+    for (const entry of [...this.#listeners]) {
+      if (this.#listeners.has(entry)) callApp(entry.listener);
+    }
+  }
+
+  /** Says once what the coordinator cannot do on this server (see `readOptions`). */
+  #warnOnce() {
+    const warning = this.#options.serverWarning;
+    if (!warning || this.#warned) return;
+    this.#warned = true;
+    if (typeof console === 'object') console.warn(warning);
+  }
+
+  /** Whether `url` (absolute) is on the page's own origin. */
+  #samePage(url) {
+    const origin = this.#options.pageOrigin;
+    return origin !== undefined && url.startsWith(`${origin}/`);
+  }
+
+  /**
+   * The `credentials` of a cookie-mode request to `url`: the caller's own
+   * choice, else `same-origin` on the page's origin (a redirect elsewhere
+   * then carries no cookie, as with plain fetch) and `include` only for the
+   * other allowed origins, which need it to get their cookies at all.
+   */
+  #credentialsFor(url, chosen) {
+    if (chosen !== undefined) return chosen;
+    return this.#samePage(url) ? 'same-origin' : 'include';
+  }
+
+  /**
+   * A request to the refresh or logout endpoint: the refresh credential as
+   * the dialect carries it (cookie mode: the cookie, with the CSRF header;
+   * bearer mode: SimpleJWT's `{"refresh"}` body), with `keepalive` so a
+   * page leaving does not cut it off, and never following a redirect, which
+   * would take the refresh token wherever it points.
+   * @throws {TypeError} for a URL the platform refuses.
+   */
+  #endpointRequest(url, method, tokens) {
+    const o = this.#options;
+    const init = { method, keepalive: true, redirect: 'manual', headers: {} };
+    if (o.mode === 'cookie') {
+      // dj-rest-auth reads the refresh token from its cookie.
+      init.credentials = this.#credentialsFor(url);
+      const token = o.csrf && readCookie(o.csrf.cookie);
+      if (token) init.headers[o.csrf.header] = token;
+    } else {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify({ refresh: tokens.refresh });
+    }
+    return new Request(url, init);
+  }
+
+  /**
+   * Logs out: the session here ends at once (waiting requests fail with
+   * LoggedOutError, later 401s start no refresh, `logged-out` is emitted),
+   * then the server is asked to revoke the credential. Resolves once it
+   * did, or once there was nothing to revoke; rejects with
+   * LogoutFailedError when it was not reached or did not log out.
+   */
+  logout() {
+    if (this.#fault) return Promise.reject(this.#fault);
+    if (this.#loggingOut) return this.#loggingOut;
+    // With the core loaded, the session ends before this returns.
+    const loggingOut = this.#core ? this.#logOut() : this.#load().then(() => this.#logOut());
+    this.#loggingOut = loggingOut.finally(() => {
+      this.#loggingOut = null;
+    });
+    return this.#loggingOut;
+  }
+
+  async #logOut() {
+    const o = this.#options;
+    this.#turn(() => {
+      this.#core.logOut();
+      this.#drive();
+    });
+    if (this.#fault) throw this.#fault;
+    let tokens = null;
+    if (o.mode === 'bearer') {
+      tokens = this.#tokens();
+      this.#storeTokens(null);
+    }
+    // A refresh on the wire is never cancelled and may rotate the token:
+    // the logout goes after it, with the newest credential (bounded: the
+    // refresh itself may never answer).
+    await this.#refreshSettled();
+    if (this.#fault) throw this.#fault;
+    if (!this.#core.loggedOut) return; // the app logged in again meanwhile
+    if (o.mode === 'bearer') {
+      const rotated = this.#tokens();
+      if (rotated) {
+        tokens = rotated;
+        this.#storeTokens(null);
+      }
+      // Nothing to revoke: an access token alone expires by itself.
+      if (!tokens || !tokens.refresh) return;
+    }
+    if (!o.logoutUrl) return;
+    let request;
+    try {
+      request = this.#endpointRequest(o.logoutUrl, 'POST', tokens);
+    } catch (error) {
+      throw new LogoutFailedError(undefined, 'network', undefined, { cause: error });
+    }
+    let response;
+    try {
+      response = await this.#send(request);
+    } catch (error) {
+      throw new LogoutFailedError(request, 'network', undefined, { cause: error });
+    }
+    discard(response);
+    // 401: the token was expired, blacklisted or missing, so it is dead
+    // already (dj-rest-auth deletes the cookies then too).
+    if (response.ok || response.status === 401) return;
+    if (isRedirect(response)) throw new LogoutFailedError(request, 'redirect');
+    throw new LogoutFailedError(request, 'status', response.status);
+  }
+
+  /** Resolves when no refresh is on the wire, or after `refreshTimeout`. */
+  #refreshSettled() {
+    if (this.#refresh === -1) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#options.refreshTimeout);
+      this.#afterRefresh.push(done);
+    });
   }
 }

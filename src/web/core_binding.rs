@@ -49,6 +49,8 @@ pub mod kind {
     pub const REPLAYED: u32 = 9;
     /// Event: the session ended (detail 1: reported by another context).
     pub const SESSION_EXPIRED: u32 = 10;
+    /// Event: the app logged out.
+    pub const LOGGED_OUT: u32 = 11;
 }
 
 /// Failure codes in an action's detail (low three bits).
@@ -59,6 +61,10 @@ pub mod failure {
     pub const NETWORK: u32 = 4;
     pub const STATUS: u32 = 5;
     pub const RETRY_AFTER_TOO_LONG: u32 = 6;
+    pub const REDIRECTED: u32 = 7;
+    /// Only in `FAIL` details, whose bit 3 is free (`REFRESH_FAILED` uses it
+    /// for "retrying" and never carries this code).
+    pub const LOGGED_OUT: u32 = 8;
 }
 
 /// Answer codes for [`Core::answer`].
@@ -76,6 +82,8 @@ pub mod outcome {
     pub const LOST: u32 = 4;
     /// An HTTP answer that is not a success: the core classifies its status.
     pub const STATUS: u32 = 5;
+    /// A redirect, not followed.
+    pub const REDIRECTED: u32 = 6;
 }
 
 /// Route codes of [`Core::route`].
@@ -200,6 +208,7 @@ impl Core {
                 lifetime: (lifetime >= 0.0).then(|| millis(lifetime)),
             },
             outcome::REFUSED => RefreshOutcome::Refused,
+            outcome::REDIRECTED => RefreshOutcome::Redirected,
             outcome::UNAVAILABLE => RefreshOutcome::Unavailable {
                 status,
                 retry_after: (retry_after >= 0.0).then(|| millis(retry_after)),
@@ -276,6 +285,7 @@ impl Core {
                 ),
                 Notice::Replayed { request } => (kind::REPLAYED, request.get(), 0),
                 Notice::SessionExpired { remote } => (kind::SESSION_EXPIRED, 0, u32::from(remote)),
+                Notice::LoggedOut => (kind::LOGGED_OUT, 0, 0),
             },
         };
         self.action_id = id_out(id);
@@ -327,6 +337,19 @@ impl Core {
         u32::try_from(self.core.waiting()).unwrap_or(u32::MAX)
     }
 
+    /// The app logged out: the session ends without a refresh.
+    #[wasm_bindgen(js_name = logOut)]
+    pub fn log_out(&mut self) {
+        self.check_fault();
+        self.core.log_out();
+    }
+
+    /// Whether the app logged out (and has not logged in since).
+    #[wasm_bindgen(getter, js_name = loggedOut)]
+    pub fn logged_out(&self) -> bool {
+        self.core.session() == Session::LoggedOut
+    }
+
     /// Test hook (feature `fault-injection`, never in a shipped build): the
     /// next call panics, as a bug would.
     #[cfg(feature = "fault-injection")]
@@ -353,6 +376,7 @@ fn failure_code(failure: Failure) -> u32 {
     match failure {
         Failure::SessionExpired => failure::SESSION_EXPIRED,
         Failure::ReplayNotPossible => failure::REPLAY_NOT_POSSIBLE,
+        Failure::LoggedOut => failure::LOGGED_OUT,
         Failure::RefreshUnavailable(cause) => unavailability_code(cause),
     }
 }
@@ -364,6 +388,7 @@ fn unavailability_code(cause: Unavailability) -> u32 {
         Unavailability::Network => failure::NETWORK,
         Unavailability::Status(status) => failure::STATUS | (u32::from(status) << 4),
         Unavailability::RetryAfterTooLong => failure::RETRY_AFTER_TOO_LONG,
+        Unavailability::Redirected => failure::REDIRECTED,
     }
 }
 

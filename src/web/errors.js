@@ -35,7 +35,8 @@ export class SessionExpiredError extends RefreshCoordinatorError {
 /**
  * Refreshing failed for now: retries used up, timed out, or the server asked
  * to wait too long. The session is kept; trying again later may work.
- * `reason` is 'timeout', 'network', 'status' or 'retry-after-too-long';
+ * `reason` is 'timeout', 'network', 'status', 'retry-after-too-long' or
+ * 'redirect' (the refresh endpoint answered with a redirect, not followed);
  * `status` is the last HTTP status for 'status'.
  */
 export class RefreshUnavailableError extends RefreshCoordinatorError {
@@ -62,6 +63,34 @@ export class ReplayNotPossibleError extends RefreshCoordinatorError {
   }
 }
 
+/**
+ * The app logged out (`authFetch.logout()`): a 401 now means there is no
+ * session, and starts no refresh until the next login.
+ */
+export class LoggedOutError extends RefreshCoordinatorError {
+  constructor(request, options) {
+    super(`Logged out: ${describe(request)} got 401 after logout()`, { ...options, request });
+    this.name = 'LoggedOutError';
+    this.code = 'LOGGED_OUT';
+  }
+}
+
+/**
+ * The logout request did not reach the server, or the server did not log
+ * out: `reason` is 'network' (with `cause`), 'status' (with `status`) or
+ * 'redirect'. The session here has ended all the same.
+ */
+export class LogoutFailedError extends RefreshCoordinatorError {
+  constructor(request, reason, status, options) {
+    const detail = reason === 'status' ? `the server answered ${status}` : reason;
+    super(`Logout not confirmed by the server (${detail}): ${describe(request)}`, { ...options, request });
+    this.name = 'LogoutFailedError';
+    this.code = 'LOGOUT_FAILED';
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
 /** The coordinator itself failed (a bug); `cause` holds what was thrown. */
 export class CoordinatorFaultError extends RefreshCoordinatorError {
   constructor(cause) {
@@ -79,6 +108,8 @@ export const isSessionExpiredError = guard('SESSION_EXPIRED');
 export const isRefreshUnavailableError = guard('REFRESH_UNAVAILABLE');
 export const isReplayNotPossibleError = guard('REPLAY_NOT_POSSIBLE');
 export const isCoordinatorFaultError = guard('COORDINATOR_FAULT');
+export const isLoggedOutError = guard('LOGGED_OUT');
+export const isLogoutFailedError = guard('LOGOUT_FAILED');
 
 /**
  * Reports an error the way an uncaught one from an event listener is, where

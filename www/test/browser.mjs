@@ -31,3 +31,12 @@ export async function launch() {
     },
   };
 }
+
+/** A fresh browser for tests that want a new context (a new cookie jar) each. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
