@@ -62,12 +62,14 @@ test: setup $(TEST_STEPS)
 
 ## The packed tarball as apps use it: installed offline, the TypeScript types
 ## under `tsc --strict`, loading in Vite, webpack, a plain page and Node, the
-## Axios integration, the React example against the reference backend, and
-## the side by side with axios-auth-refresh.
+## Axios integration, the React hook under React 18 and 19 and the React
+## example against the reference backend, the README's React code under
+## `tsc --strict`, and the side by side with axios-auth-refresh.
 NPM_CI := npm ci --no-audit --no-fund --prefer-offline
 test-npm: pkg
 	cargo build --profile server -p refresh-backend
 	cd www/test/apps && $(NPM_CI)
+	cd www/test/apps/react18 && $(NPM_CI)
 	cd www/examples/react && $(NPM_CI) && npx vite build --logLevel warn
 	node --test --test-concurrency=1 www/test/npm/*.test.mjs
 
@@ -122,7 +124,7 @@ build: setup
 	wasm-pack build --target web --release --out-dir $(PKG) --no-pack --no-typescript \
 		--no-default-features
 	$(WASM_OPT) $(PKG)/refresh_coordinator_bg.wasm -o $(PKG)/refresh_coordinator_bg.wasm
-	cp www/index.js www/node.js www/axios.js www/index.d.ts www/axios.d.ts \
+	cp www/index.js www/node.js www/axios.js www/react.js www/index.d.ts www/axios.d.ts www/react.d.ts \
 		src/web/coordinator.js src/web/options.js src/web/errors.js \
 		README.md LICENSE-MIT LICENSE-APACHE $(PKG)/
 	version=$$(awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml); \

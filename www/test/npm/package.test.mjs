@@ -51,14 +51,15 @@ test('the manifest has the fields the npm registry and bundlers read', () => {
   assert.equal(manifest.license, 'MIT OR Apache-2.0');
   assert.match(manifest.repository.url, /^git\+https:\/\//);
   assert.ok(manifest.keywords.includes('axios') && manifest.keywords.includes('fetch'));
-  for (const entry of ['.', './axios']) {
+  for (const entry of ['.', './axios', './react']) {
     const conditions = manifest.exports[entry];
     const keys = Object.keys(conditions);
     assert.equal(keys[0], 'types', `${entry}: types first, as TypeScript requires`);
     assert.equal(keys.at(-1), 'default', `${entry}: default last`);
   }
   assert.match(manifest.peerDependencies.axios, /^\^1\./);
-  assert.deepEqual(manifest.peerDependenciesMeta, { axios: { optional: true } });
+  assert.equal(manifest.peerDependencies.react, '>=18', 'useSyncExternalStore came with React 18');
+  assert.deepEqual(manifest.peerDependenciesMeta, { axios: { optional: true }, react: { optional: true } });
   assert.deepEqual(manifest.dependencies, undefined, 'no runtime dependencies');
 });
 
@@ -76,7 +77,7 @@ test('the tarball holds every file the exports name, the README and the licenses
   }
   const unexpected = files.filter(
     (file) =>
-      !/^(README\.md|LICENSE-(MIT|APACHE)|package\.json|(index|node|axios|coordinator|options|errors|refresh_coordinator)\.js|(index|axios)\.d\.ts|refresh_coordinator_bg\.wasm)$/.test(file),
+      !/^(README\.md|LICENSE-(MIT|APACHE)|package\.json|(index|node|axios|react|coordinator|options|errors|refresh_coordinator)\.js|(index|axios|react)\.d\.ts|refresh_coordinator_bg\.wasm)$/.test(file),
   );
   assert.deepEqual(unexpected, []);
 });

@@ -8,14 +8,19 @@ import {
   isSessionExpiredError,
   isRefreshUnavailableError,
   isRefreshCoordinatorError,
+  isLoggedOutError,
+  isLogoutFailedError,
   RefreshUnavailableError,
   SessionExpiredError,
   type AuthFetch,
   type AuthFetchEvent,
   type AuthFetchOptions,
+  type SessionSnapshot,
+  type SessionStatus,
   type TokenStore,
 } from 'refresh-coordinator';
 import { attachAxios, type AxiosAttachment } from 'refresh-coordinator/axios';
+import { useSession } from 'refresh-coordinator/react';
 
 const store: TokenStore = {
   get: () => {
@@ -38,6 +43,8 @@ function describe(event: AuthFetchEvent): string {
       return `${event.method} ${event.url}`;
     case 'session-expired':
       return event.remote ? 'in another tab' : 'here';
+    case 'logged-out':
+      return 'logged out';
   }
 }
 
@@ -46,6 +53,7 @@ const options: AuthFetchOptions = {
   refreshUrl: '/api/token/refresh/',
   refreshMethod: 'POST',
   loginUrl: '/api/token/',
+  logoutUrl: '/api/token/blacklist/',
   allowedOrigins: ['https://api.example.com'],
   exclude: ['/api/public/'],
   authScheme: 'JWT',
@@ -65,6 +73,9 @@ const options: AuthFetchOptions = {
 export const authFetch: AuthFetch = createAuthFetch(options);
 createAuthFetch();
 createAuthFetch({ mode: 'cookie', csrf: {} });
+createAuthFetch({ logoutUrl: false });
+// @ts-expect-error: logoutUrl is a URL or false
+createAuthFetch({ logoutUrl: true });
 
 // @ts-expect-error: not a mode
 createAuthFetch({ mode: 'session' });
@@ -79,12 +90,26 @@ export async function load(): Promise<unknown> {
   authFetch.sessionStarted();
   authFetch.clearTokens();
   const state = authFetch.state();
-  if (!('loading' in state)) console.log(state.generation, state.session, state.waiting);
+  console.log(state.generation, state.session, state.status, state.waiting, state.pending, state.faulted);
+  // @ts-expect-error: state() has no 'refreshing' session, only the status does
+  if (state.session === 'refreshing') console.log('never');
+  const snapshot: SessionSnapshot = authFetch.getSnapshot();
+  const status: SessionStatus = snapshot.status;
+  // @ts-expect-error: the snapshot is read-only
+  snapshot.generation = 2;
+  const unsubscribe: () => void = authFetch.subscribe(() => console.log(authFetch.getSnapshot().refreshing));
+  unsubscribe();
+  try {
+    await authFetch.logout();
+  } catch (error) {
+    if (isLogoutFailedError(error)) console.log(error.reason, error.status ?? status);
+  }
   const response: Response = await authFetch('/api/data/1/', { method: 'POST', body: '{}', skipAuthRefresh: false });
   try {
     return await response.json();
   } catch (error) {
     if (isSessionExpiredError(error)) return error.code satisfies 'SESSION_EXPIRED';
+    if (isLoggedOutError(error)) return error.code satisfies 'LOGGED_OUT';
     if (isRefreshUnavailableError(error)) return [error.reason, error.status];
     if (error instanceof RefreshUnavailableError) return error.reason;
     throw error;
@@ -115,3 +140,10 @@ export async function list(): Promise<number[]> {
 api.get('data/', { skipAuthRefresh: 'yes' });
 // @ts-expect-error: an Axios instance is required
 attachAxios({}, authFetch);
+
+// The hook's result is the snapshot; its argument must be an AuthFetch.
+export function useStatus(): SessionStatus {
+  return useSession(authFetch).status;
+}
+// @ts-expect-error: useSession takes an authFetch, not options
+useSession({ mode: 'cookie' });
