@@ -1,9 +1,10 @@
 // The React example (www/examples/react, built by `make test-npm` with
 // `vite build` from the packed tarball) in Chromium against the reference
-// backend: rotation with blacklisting, no grace window, 2 s access tokens.
-// Log in, let the access token expire, load the Axios list and ten fetches
-// at once: one refresh, no session end. Then a refused refresh sends the
-// user back to the login view.
+// backend: rotation with blacklisting, no grace window. Log in, drop the
+// access cookie (as the browser does when its Max-Age runs out), load the
+// Axios list and ten fetches at once: one refresh, no session end. Then a
+// refused refresh sends the user back to the login view, and so does a
+// logout, without the expiry notice.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ let page;
 
 before(async () => {
   assert.ok(existsSync(`${EXAMPLE}/dist/index.html`), 'build the example first: make test-npm');
-  backend = await startBackend(['--access-token-lifetime', '2s', '--static', `${EXAMPLE}/dist`]);
+  backend = await startBackend(['--static', `${EXAMPLE}/dist`]);
   browser = await launch();
   page = await browser.context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error.message));
@@ -28,19 +29,14 @@ after(async () => {
   await backend?.stop();
 });
 
-/** True once the browser has dropped the access cookie (Max-Age ran out). */
-async function accessExpired() {
-  const cookies = await browser.context.cookies(backend.url);
-  return !cookies.some((cookie) => cookie.name === 'access');
-}
-
 test('an expiry burst through Axios and fetch costs one refresh and no session end', async () => {
   await page.goto(`${backend.url}/`);
   await page.fill('input[name=password]', 'secret');
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=list] li >> nth=4');
 
-  await waitFor('the access cookie to expire', accessExpired, { attempts: 100, interval: 100 });
+  assert.equal(await page.textContent('[data-testid=generation]'), '1', 'the login started a session');
+  await browser.context.clearCookies({ name: 'access' });
   assert.deepEqual(refreshOutcomes(await backend.metrics()), {}, 'no refresh before the burst');
 
   // Fifteen requests with the expired credential: the Axios list (5) and
@@ -57,7 +53,8 @@ test('an expiry burst through Axios and fetch costs one refresh and no session e
   assert.equal(ten, '101, 102, 103, 104, 105, 106, 107, 108, 109, 110');
   assert.equal(await page.locator('[role=alert]').count(), 0, 'no request failed');
   assert.equal(await page.locator('[data-testid=dashboard]').count(), 1, 'still logged in');
-  assert.equal(await page.textContent('[data-testid=refreshes]'), '1');
+  assert.equal(await page.textContent('[data-testid=generation]'), '2', 'one refresh');
+  assert.equal(await page.textContent('[data-testid=status]'), 'active');
   const metrics = await backend.metrics();
   assert.deepEqual(refreshOutcomes(metrics), { success: 1 }, 'exactly one refresh, and it succeeded');
   assert.equal(metrics.blacklist_hits_total, 0);
@@ -79,4 +76,15 @@ test('a refused refresh sends the user to the login view', async () => {
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=list] li >> nth=4');
   assert.equal((await backend.metrics()).logins_total, 2);
+});
+
+test('logging out shows the login view without the expiry notice, and refreshes nothing', async () => {
+  await page.click('text=Log out');
+  await page.waitForSelector('[data-testid=login]');
+  assert.equal(await page.textContent('[data-testid=status]'), 'logged-out');
+  assert.equal(await page.locator('[data-testid=notice]').count(), 0);
+  await waitFor('the logout to reach the server', async () => (await backend.metrics()).logouts_total === 2);
+  const cookies = await browser.context.cookies(backend.url);
+  assert.ok(!cookies.some((cookie) => cookie.name === 'refresh'), 'the server deleted the cookies');
+  assert.deepEqual(refreshOutcomes(await backend.metrics()), { success: 1, missing: 1 }, 'no refresh since');
 });

@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useState } from 'react';
 import { isRefreshCoordinatorError, isSessionExpiredError } from 'refresh-coordinator';
-import { api, authFetch, logIn, logOut, onAuthEvent, onSessionExpired } from './auth.js';
+import { useSession } from 'refresh-coordinator/react';
+import { api, authFetch, logIn, logOut } from './auth.js';
 
-/** A session end is handled by `onSessionExpired`; other errors are shown. */
+/** A session end shows as the login view; other errors are shown. */
 function message(error) {
   const cause = isRefreshCoordinatorError(error) ? error : error?.cause;
   if (isSessionExpiredError(cause)) return null;
@@ -10,48 +11,25 @@ function message(error) {
 }
 
 export function App() {
+  const session = useSession(authFetch);
   const [user, setUser] = useState(null);
-  const [notice, setNotice] = useState('');
-  const [refreshes, setRefreshes] = useState(0);
-
-  useEffect(
-    () =>
-      onSessionExpired(() => {
-        setUser(null);
-        setNotice('Your session expired. Please log in again.');
-      }),
-    [],
-  );
-  useEffect(
-    () =>
-      onAuthEvent((event) => {
-        if (event.type === 'refresh-end' && event.ok) setRefreshes((n) => n + 1);
-      }),
-    [],
-  );
+  // The route follows the session: a refused refresh ('ended') or a logout
+  // ('logged-out') leads to the login view, from wherever the app was.
+  const over = session.status === 'ended' || session.status === 'logged-out';
+  const notice = session.status === 'ended' ? 'Your session expired. Please log in again.' : '';
 
   return (
     <main style={{ fontFamily: 'system-ui, sans-serif', maxWidth: 560, margin: '2rem auto' }}>
       <h1>refresh-coordinator</h1>
       <p>
-        Refreshes so far: <output data-testid="refreshes">{refreshes}</output>
+        Session: <output data-testid="status">{session.status}</output>, credential generation{' '}
+        <output data-testid="generation">{session.generation}</output>
       </p>
-      {user ? (
-        <Dashboard
-          user={user}
-          onLogOut={async () => {
-            await logOut();
-            setUser(null);
-          }}
-        />
+      {user && !over ? (
+        // A logout the server did not confirm has still ended the session here.
+        <Dashboard user={user} onLogOut={() => logOut().catch((error) => console.error(error))} />
       ) : (
-        <Login
-          notice={notice}
-          onLogIn={(loggedIn) => {
-            setNotice('');
-            setUser(loggedIn);
-          }}
-        />
+        <Login notice={notice} onLogIn={setUser} />
       )}
     </main>
   );
