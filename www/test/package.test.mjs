@@ -123,3 +123,90 @@ test('setTokens called before the wasm loaded applies before the first request',
   });
   assert.deepEqual(result, ['Bearer a1']);
 });
+
+test('subscribe is told of every change of the snapshot, which keeps its identity in between', async () => {
+  const result = await page.evaluate(async () => {
+    const { createAuthFetch } = await import('/pkg/index.js');
+    let refreshed = false;
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    const fetch = async (request) => {
+      if (request.url.endsWith('/refresh/')) {
+        await held;
+        refreshed = true;
+        return new Response('{}');
+      }
+      return new Response('{}', { status: refreshed ? 200 : 401 });
+    };
+    const authFetch = createAuthFetch({ fetch, refreshUrl: '/refresh/' });
+    const seen = [];
+    const unsubscribe = authFetch.subscribe(() => seen.push(authFetch.getSnapshot()));
+    await authFetch.ready;
+    const calls = [1, 2, 3].map((n) => authFetch(`/api/data/${n}/`));
+    while (authFetch.getSnapshot().status !== 'refreshing') await new Promise((r) => setTimeout(r, 0));
+    const during = [authFetch.getSnapshot(), authFetch.getSnapshot()];
+    release();
+    await Promise.all(calls);
+    const after = authFetch.getSnapshot();
+    await authFetch('/api/data/4/'); // a request alone changes nothing
+    const unchanged = authFetch.getSnapshot() === after;
+    unsubscribe();
+    authFetch.sessionStarted();
+    return {
+      statuses: seen.map((s) => `${s.status}/${s.generation}`),
+      stable: during[0] === during[1] && Object.isFrozen(during[0]),
+      unchanged,
+      afterUnsubscribe: seen.length,
+      state: authFetch.state(),
+    };
+  });
+  assert.deepEqual(result.statuses, ['active/0', 'refreshing/0', 'active/1']);
+  assert.equal(result.stable, true, 'the same frozen object between changes');
+  assert.equal(result.unchanged, true);
+  assert.equal(result.afterUnsubscribe, 3, 'not called after unsubscribing');
+  assert.deepEqual(result.state, {
+    status: 'active',
+    generation: 2,
+    refreshing: false,
+    faulted: false,
+    session: 'active',
+    waiting: 0,
+    pending: 0,
+  });
+});
+
+test("cookie mode honours the caller's credentials; a request sent without cookies is not coordinated", async () => {
+  const result = await page.evaluate(async () => {
+    const { createAuthFetch } = await import('/pkg/index.js');
+    const sent = [];
+    const fetch = async (request) => {
+      sent.push([new URL(request.url).pathname, request.credentials]);
+      return new Response('{}', { status: request.url.endsWith('/refresh/') ? 200 : 401 });
+    };
+    const authFetch = createAuthFetch({
+      fetch,
+      refreshUrl: '/refresh/',
+      allowedOrigins: [location.origin, 'https://api.example'],
+      retry: { limit: 0 },
+    });
+    const omitted = (await authFetch('/api/omit/', { credentials: 'omit' })).status;
+    const included = (await authFetch(new Request('/api/include/', { credentials: 'include' }))).status;
+    const api = (await authFetch('https://api.example/api/data/', { credentials: 'same-origin' })).status;
+    return { omitted, included, api, sent };
+  });
+  assert.deepEqual(result, {
+    omitted: 401,
+    included: 401,
+    api: 401,
+    sent: [
+      // Without cookies: sent as written, its 401 returned, no refresh.
+      ['/api/omit/', 'omit'],
+      // 'include' kept; its 401 is refreshed, the replay's 401 returned.
+      ['/api/include/', 'include'],
+      ['/refresh/', 'same-origin'],
+      ['/api/include/', 'include'],
+      // 'same-origin' to another origin carries no cookie: not coordinated.
+      ['/api/data/', 'same-origin'],
+    ],
+  });
+});
