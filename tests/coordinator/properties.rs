@@ -1,7 +1,8 @@
 //! Random interleavings of requests, answers, refresh outcomes, aborts,
-//! credential changes and clock ticks, checked against the invariants:
-//! at most one refresh outstanding, every request settled exactly once, no
-//! replay without a completed refresh, nothing left pending at the end.
+//! credential changes, logouts and clock ticks, checked against the
+//! invariants: at most one refresh outstanding, every request settled
+//! exactly once, no replay without a completed refresh, no refresh between a
+//! logout and the next login, nothing left pending at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -22,6 +23,7 @@ enum Op {
     CredentialChanged,
     SessionEndedElsewhere,
     MayBeLanding { millis: u64 },
+    LogOut,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(RefreshOutcome::Rotated),
         1 => Just(RefreshOutcome::Refused),
         1 => Just(RefreshOutcome::Lost),
+        1 => Just(RefreshOutcome::Redirected),
         1 => (prop_oneof![Just(500u16), Just(503), Just(429)], proptest::option::of(0u64..40))
             .prop_map(|(status, secs)| RefreshOutcome::Unavailable {
                 status,
@@ -50,6 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CredentialChanged),
         1 => Just(Op::SessionEndedElsewhere),
         1 => (0u64..15_000).prop_map(|millis| Op::MayBeLanding { millis }),
+        1 => Just(Op::LogOut),
     ]
 }
 
@@ -62,6 +66,8 @@ struct Model {
     /// A refresh of a previous page load was announced: probes may come
     /// without a lost answer of ours.
     landing_announced: bool,
+    /// The app logged out and has not logged in since.
+    logged_out: bool,
     generation: Generation,
     sent_at: BTreeMap<RequestId, Generation>,
     issued: Vec<RequestId>,
@@ -82,6 +88,7 @@ impl Model {
             outstanding: None,
             last_outcome: None,
             landing_announced: false,
+            logged_out: false,
             generation: Generation::default(),
             sent_at: BTreeMap::new(),
             issued: Vec::new(),
@@ -129,6 +136,7 @@ impl Model {
                         self.outstanding.is_none(),
                         "a second refresh while one is outstanding"
                     );
+                    prop_assert!(!self.logged_out, "a refresh after logging out");
                     self.outstanding = Some(refresh);
                 }
                 Action::Notify(Notice::RefreshSucceeded { generation }) => {
@@ -180,10 +188,15 @@ impl Model {
                 self.core.on_timeout(self.now);
             }
             Op::CredentialChanged => {
+                self.logged_out = false;
                 self.core.credential_changed();
                 self.generation = self.core.generation();
             }
             Op::SessionEndedElsewhere => self.core.session_ended_elsewhere(),
+            Op::LogOut => {
+                self.logged_out = true;
+                self.core.log_out();
+            }
             Op::MayBeLanding { millis } => {
                 self.landing_announced = true;
                 self.core
