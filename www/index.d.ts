@@ -233,7 +233,10 @@ export interface AuthFetch {
   readonly ready: Promise<void>;
   /** Bearer mode: stores the tokens of a login and starts a new session. Throws a `TypeError` in cookie mode. */
   setTokens(tokens: Tokens): void;
-  /** Bearer mode: forgets the tokens (logout). Does nothing in cookie mode. */
+  /**
+   * Bearer mode: forgets the tokens, without ending the session or telling
+   * the server (`logout()` does both). Does nothing in cookie mode.
+   */
   clearTokens(): void;
   /**
    * A new session after a login made without `authFetch` (in cookie mode a

@@ -688,7 +688,7 @@ export class Coordinator {
     this.#turn(() => this.#credentialChanged());
   }
 
-  /** Bearer mode: forgets the tokens (after logout). Nothing in cookie mode. */
+  /** Bearer mode: forgets the tokens, nothing more (`logout()` ends the session). Nothing in cookie mode. */
   clearTokens() {
     if (this.#options.mode === 'bearer') this.#storeTokens(null);
   }

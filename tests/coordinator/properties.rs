@@ -1,9 +1,10 @@
 //! Random interleavings of requests, answers, refresh outcomes, aborts,
-//! credential changes and clock ticks, checked against the invariants:
-//! a refresh starts only when every earlier one has ended or is past its
-//! deadline (left unanswered), every request settled exactly once, no replay
-//! without a completed refresh, no probe without a reason to probe, nothing
-//! left pending at the end.
+//! credential changes, logouts and clock ticks, checked against the
+//! invariants: a refresh starts only when every earlier one has ended or is
+//! past its deadline (left unanswered), every request settled exactly once,
+//! no replay without a completed refresh, no probe without a reason to
+//! probe, no refresh between a logout and the next login, nothing left
+//! pending at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,6 +25,7 @@ enum Op {
     CredentialChanged,
     SessionEndedElsewhere,
     MayBeLanding { millis: u64 },
+    LogOut,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -38,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         1 => Just(RefreshOutcome::Refused),
         1 => Just(RefreshOutcome::Lost),
+        1 => Just(RefreshOutcome::Redirected),
         1 => (prop_oneof![Just(500u16), Just(503), Just(429)], proptest::option::of(0u64..40))
             .prop_map(|(status, secs)| RefreshOutcome::Unavailable {
                 status,
@@ -54,6 +57,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CredentialChanged),
         1 => Just(Op::SessionEndedElsewhere),
         1 => (0u64..15_000).prop_map(|millis| Op::MayBeLanding { millis }),
+        1 => Just(Op::LogOut),
     ]
 }
 
@@ -73,6 +77,8 @@ struct Model {
     /// A refresh of a previous page load was announced: probes may come
     /// without a lost answer of ours.
     landing_announced: bool,
+    /// The app logged out and has not logged in since.
+    logged_out: bool,
     generation: Generation,
     sent_at: BTreeMap<RequestId, Generation>,
     issued: Vec<RequestId>,
@@ -97,6 +103,7 @@ impl Model {
             unanswered_seen: false,
             refresh_timeout,
             landing_announced: false,
+            logged_out: false,
             generation: Generation::default(),
             sent_at: BTreeMap::new(),
             issued: Vec::new(),
@@ -153,6 +160,7 @@ impl Model {
                         !waited_for,
                         "a second refresh while one is still waited for"
                     );
+                    prop_assert!(!self.logged_out, "a refresh after logging out");
                     if !self.outstanding.is_empty() {
                         self.unanswered_seen = true;
                     }
@@ -227,6 +235,7 @@ impl Model {
                 self.core.on_timeout(self.now);
             }
             Op::CredentialChanged => {
+                self.logged_out = false;
                 self.core.credential_changed();
                 self.generation = self.core.generation();
                 self.forgotten
@@ -239,6 +248,13 @@ impl Model {
                     self.forgotten
                         .extend(self.outstanding.drain(..).map(|(r, _)| r));
                 }
+            }
+            Op::LogOut => {
+                self.logged_out = true;
+                self.core.log_out();
+                // Refreshes on the wire are forgotten by a logout too.
+                self.forgotten
+                    .extend(self.outstanding.drain(..).map(|(r, _)| r));
             }
             Op::MayBeLanding { millis } => {
                 self.landing_announced = true;

@@ -118,7 +118,7 @@ test('bearer mode: logout() blacklists the refresh token and forgets both tokens
     assert.equal(await run(() => window.t.expired), 0);
   }));
 
-test('a refresh in flight at logout lands first; the logout then revokes the rotated token', () =>
+test('cookie mode: a refresh in flight at logout lands first; the logout then revokes the rotated token', () =>
   withPage('cookie', {}, async ({ context, backend, run }) => {
     await run(() => window.t.logIn());
     await context.clearCookies({ name: 'access' });
@@ -142,6 +142,42 @@ test('a refresh in flight at logout lands first; the logout then revokes the rot
     const names = (await context.cookies(backend.url)).map((cookie) => cookie.name);
     assert.ok(!names.includes('refresh'), 'the rotated refresh cookie was revoked and deleted');
     assert.equal(await run(() => window.t.expired), 0);
+  }));
+
+test('bearer mode: a refresh in flight at logout lands first; the logout blacklists the rotated token', () =>
+  withPage('bearer', {}, async ({ backend, run }) => {
+    await run(() => window.t.logIn());
+    await backend.faults({ delay_ms: 800 });
+    const result = await run(async () => {
+      const { tokens } = window.t;
+      // Every token the coordinator stores, to learn the rotated one.
+      const stored = [];
+      const store = { value: null, get: () => store.value, set: (v) => stored.push((store.value = v)) };
+      const t = window.t.pkg.createAuthFetch({ mode: 'bearer', tokenStore: store });
+      t.setTokens({ access: 'expired', refresh: tokens.refresh });
+      const waiting = t('/api/data/1/').then((r) => r.status, (e) => e.code);
+      for (let i = 0; i < 400 && !t.state().refreshing; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const logout = t.logout();
+      const waiter = await waiting;
+      await logout;
+      return { waiter, session: t.state().session, stored, left: store.value };
+    });
+    assert.equal(result.waiter, 'LOGGED_OUT');
+    assert.equal(result.session, 'logged-out');
+    assert.equal(result.left, null, 'the store is empty');
+    const rotated = result.stored.find((tokens) => tokens && tokens.access !== 'expired');
+    assert.ok(rotated && rotated.refresh, 'the refresh landed and was stored before the logout read it');
+    const metrics = await backend.metrics();
+    assert.equal(metrics['refresh_requests_total{outcome="success"}'], 1, 'the refresh was not cancelled');
+    const again = await fetch(`${backend.url}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh: rotated.refresh }),
+    });
+    assert.equal(again.status, 401, 'the rotated refresh token is dead');
+    assert.equal((await again.json()).detail, 'Token is blacklisted');
   }));
 
 test('a logout the server does not confirm rejects typed, and the session here has ended all the same', () =>
