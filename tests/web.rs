@@ -61,6 +61,10 @@ extern "C" {
         create: &Function,
         mode: &str,
     ) -> Promise;
+    #[wasm_bindgen(js_name = twoTabsHittingOneExpirySendOneRefresh)]
+    fn two_tabs_hitting_one_expiry_send_one_refresh(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = refusalInOneTabEndsEveryTabOnce)]
+    fn refusal_in_one_tab_ends_every_tab_once(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = forbiddenIsNotAnExpiry)]
     fn forbidden_is_not_an_expiry(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = credentialsOnlyGoToAllowedOrigins)]
@@ -116,6 +120,12 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = isRefreshCoordinatorError)]
     fn is_refresh_coordinator_error(value: &JsValue) -> bool;
+}
+
+#[wasm_bindgen(module = "/src/web/tabs.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = sharedName)]
+    fn shared_name(options: &JsValue) -> String;
 }
 
 #[wasm_bindgen(module = "/src/web/options.js")]
@@ -186,6 +196,8 @@ in_both_modes!(
     replay_refused_within_the_lifetime_the_answer_told_is_returned,
     replay_refused_after_acceptance_of_unknown_life_waits_for_one_more_refresh,
     forbidden_is_not_an_expiry,
+    two_tabs_hitting_one_expiry_send_one_refresh,
+    refusal_in_one_tab_ends_every_tab_once,
     credentials_only_go_to_allowed_origins,
     allowed_cross_origin_gets_credentials,
     excluded_urls_and_opt_outs_are_not_refreshed,
@@ -261,4 +273,41 @@ fn options_default_to_cookie_mode_on_this_origin() {
     let refresh = get("refreshUrl").as_string().unwrap();
     assert!(refresh.ends_with("/api/auth/token/refresh/"), "{refresh}");
     assert!(read_options(&JsValue::from_str("cookie")).is_err());
+}
+
+#[wasm_bindgen_test]
+fn tabs_share_one_lock_per_credential() {
+    let name = |mode: &str, url: &str, scope: Option<&str>| {
+        let options = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| {
+            js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
+        };
+        set("mode", mode.into());
+        set("refreshUrl", url.into());
+        if let Some(scope) = scope {
+            let store = js_sys::Object::new();
+            js_sys::Reflect::set(&store, &"scope".into(), &scope.into()).unwrap();
+            set("tokenStore", store.into());
+        }
+        shared_name(&options)
+    };
+    let refresh = "https://app.example/api/auth/token/refresh/";
+    assert_eq!(
+        name("cookie", refresh, None),
+        format!("refresh-coordinator:cookie:{refresh}")
+    );
+    assert_ne!(name("cookie", refresh, None), name("bearer", refresh, None));
+    assert_ne!(
+        name("cookie", refresh, None),
+        name(
+            "cookie",
+            "https://api.example/api/auth/token/refresh/",
+            None
+        )
+    );
+    assert_ne!(
+        name("bearer", refresh, Some("a")),
+        name("bearer", refresh, Some("b")),
+        "two token stores, two credentials"
+    );
 }

@@ -37,6 +37,13 @@ extern "C" {
     fn is_coordinator_fault_error(value: &JsValue) -> bool;
 }
 
+// Loaded by coordinator.js; bound here so that it is served with this page.
+#[wasm_bindgen(module = "/src/web/tabs.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = crossTabUnavailable)]
+    fn cross_tab_unavailable(options: &JsValue) -> JsValue;
+}
+
 #[wasm_bindgen(module = "/src/web/coordinator.js")]
 extern "C" {
     type Coordinator;
@@ -47,6 +54,12 @@ async fn a_panic_in_the_core_settles_every_caller_with_a_fault_error() {
     assert!(JsFuture::from(fake_server_self_check()).await.is_ok());
     assert!(read_options(&JsValue::UNDEFINED).is_ok());
     assert!(!is_coordinator_fault_error(&JsValue::NULL));
+    let turned_off = js_sys::Object::new();
+    js_sys::Reflect::set(&turned_off, &"crossTab".into(), &false.into()).unwrap_or_default();
+    assert_eq!(
+        cross_tab_unavailable(&turned_off).as_string().as_deref(),
+        Some("turned-off")
+    );
     let make_core: Function =
         Closure::<dyn Fn(u32, f64, f64, f64, f64, f64, bool, f64) -> Core>::new(Core::new)
             .into_js_value()

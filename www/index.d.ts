@@ -16,6 +16,14 @@ export interface TokenStore {
   get(): Tokens | null;
   /** Replaces the tokens; null clears them (logout, session end). */
   set(tokens: Tokens | null): void;
+  /**
+   * True when every tab of the origin reads and writes the same tokens (a
+   * store over `localStorage`): then tabs share one refresh flight through
+   * Web Locks. Leave it out for a store of this tab alone.
+   */
+  readonly shared?: boolean;
+  /** Tells apart two shared stores on one origin (two sessions, two locks). */
+  readonly scope?: string;
 }
 
 /** Cookie mode's CSRF header, sent with the refresh request. */
@@ -101,6 +109,16 @@ export interface AuthFetchOptions {
    * Cookie mode never stores tokens. Defaults to a store in memory (gone on reload).
    */
   tokenStore?: TokenStore;
+  /**
+   * Share one refresh flight with the other tabs and workers of the origin
+   * (Web Locks, a `BroadcastChannel`, the shared generation in
+   * `localStorage`): one refresh per expiry per browser, a session end or a
+   * logout in every tab. Applies in cookie mode, and in bearer mode with a
+   * `shared` token store; where Web Locks are missing (insecure origins)
+   * each tab refreshes on its own and a `cross-tab-unavailable` event says
+   * so. `false` keeps the flight to this tab. Defaults to `true`.
+   */
+  crossTab?: boolean;
   /** Cookie mode: a CSRF header sent with the refresh and the logout. Defaults to none. */
   csrf?: CsrfOptions;
   /**
@@ -163,10 +181,22 @@ export interface ReplayEvent {
   url?: string;
 }
 
-/** The session ended: a refresh was refused. `remote` is false: each tab ends its own session. */
+/** The session ended: a refresh was refused, here (`remote: false`) or in another tab. */
 export interface SessionExpiredEvent {
   type: 'session-expired';
   remote: boolean;
+}
+
+/** Another tab rotated the credential (or logged in); this tab took it instead of refreshing. */
+export interface AdoptedEvent {
+  type: 'adopted';
+  generation: number;
+}
+
+/** The tabs cannot share one flight here (no Web Locks): this tab refreshes on its own. Said once. */
+export interface CrossTabUnavailableEvent {
+  type: 'cross-tab-unavailable';
+  reason: 'no-web-locks';
 }
 
 /** `logout()` ended the session. */
@@ -180,6 +210,8 @@ export type AuthFetchEvent =
   | RefreshFailedEvent
   | ReplayEvent
   | SessionExpiredEvent
+  | AdoptedEvent
+  | CrossTabUnavailableEvent
   | LoggedOutEvent;
 
 /** `RequestInit` plus the per-request opt-out. */
@@ -269,6 +301,14 @@ export interface AuthFetch {
  * Throws a `TypeError` naming the first invalid option.
  */
 export function createAuthFetch(options?: AuthFetchOptions): AuthFetch;
+
+/**
+ * Bearer mode: a token store over `localStorage[key]` (default
+ * `'refresh-coordinator:tokens'`), shared by every tab of the origin, so the
+ * tabs share one refresh flight. Anything running on the page can read
+ * `localStorage`: cookie mode keeps tokens out of scripts' reach.
+ */
+export function localStorageTokenStore(options?: { key?: string }): TokenStore & { readonly shared: true; readonly scope: string };
 
 export type RefreshUnavailableReason = 'timeout' | 'network' | 'status' | 'retry-after-too-long' | 'redirect';
 

@@ -38,6 +38,7 @@ export {
   isLoggedOutError,
   isLogoutFailedError,
 } from './errors.js';
+export { localStorageTokenStore } from './token-stores.js';
 
 // Deliberately not exported: the Coordinator class, the Core and the wasm
 // glue. `createAuthFetch` is the one way in, so the loading stays inside it.

@@ -3,6 +3,7 @@
 use super::generation::Generation;
 use super::outcome::{Failure, Unavailability};
 use super::request::RequestId;
+use super::shared::SharedSession;
 
 /// One thing for the host (the web layer, or a test) to do, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,26 @@ pub enum Action {
     StartRefresh { refresh: RefreshId },
     /// Tell the app (events, callbacks, other tabs).
     Notify(Notice),
+    /// Request the browser-wide refresh lock; report its grant with
+    /// [`Coordinator::lock_granted`](crate::core::Coordinator::lock_granted).
+    AcquireLock,
+    /// Withdraw the lock request not granted yet (if the grant comes anyway,
+    /// the coordinator releases it at once).
+    CancelLock,
+    /// Release the lock this coordinator holds.
+    ReleaseLock,
+    /// Store the browser-wide state for every tab (never replacing a newer
+    /// generation with an older one). Comes before the lock is released.
+    Persist {
+        generation: u64,
+        session: SharedSession,
+    },
+    /// Tell the other tabs the stored state changed (a hint: receivers
+    /// re-read what is stored). Comes after the lock is released.
+    Announce {
+        generation: u64,
+        session: SharedSession,
+    },
 }
 
 /// Identifies one refresh attempt, so a late outcome of an attempt the core
@@ -76,6 +97,9 @@ pub enum Notice {
     /// The session ended. `remote` is true when another browsing context
     /// reported it, so the host does not broadcast it back.
     SessionExpired { remote: bool },
+    /// Another tab rotated the credential (or logged in), and this tab took
+    /// its result instead of refreshing: `generation` is current now.
+    Adopted { generation: Generation },
     /// The app logged out ([`Coordinator::log_out`](crate::core::Coordinator::log_out)).
     LoggedOut,
 }

@@ -34,6 +34,14 @@ pub struct Config {
     /// stores the credential; useless in bearer mode, where a lost answer is a
     /// lost token. Defaults to `true`.
     pub probe_after_lost_answer: bool,
+    /// In cross-tab mode (see
+    /// [`Coordinator::share_across_tabs`](crate::core::Coordinator::share_across_tabs)),
+    /// how long to wait for the lock before asking, in cookie mode, whether
+    /// the holder's rotated cookie already landed, and then waiting again.
+    /// The lock is never stolen and a long wait ends no session. Defaults to
+    /// 10 s, the refresh timeout: a holder holds it no longer than that
+    /// unless it is frozen or gone.
+    pub lock_timeout: Duration,
 }
 
 impl Default for Config {
@@ -46,6 +54,7 @@ impl Default for Config {
             refresh_timeout: Duration::from_secs(10),
             waiter_timeout: Duration::from_secs(30),
             probe_after_lost_answer: true,
+            lock_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -39,6 +39,7 @@ use super::credential::Credential;
 use super::generation::Generation;
 use super::outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 use super::request::{Phase, RequestId, Tracked};
+use super::shared::{Lock, Shared, SharedSession};
 use super::slots::Slots;
 use super::time::Instant;
 
@@ -69,6 +70,24 @@ enum Flight {
         /// When it was sent: the credential it brings is issued after this.
         sent: Instant,
         /// When the flight stops waiting for its answer.
+        deadline: Instant,
+    },
+    /// A refusal waits to be confirmed (see
+    /// [`Coordinator::confirm_refusals_for`]) until `until`, in case the
+    /// rotation that beat it is still landing. Next look at `next_check`:
+    /// a probe in cookie mode; in bearer mode, the end (the host re-reads
+    /// its store first and reports a change).
+    Confirming {
+        until: Instant,
+        next_check: Instant,
+        wait: Duration,
+    },
+    /// Attempt `attempt` waits for the browser-wide lock (cross-tab mode).
+    /// Once granted, it refreshes, unless another tab rotated meanwhile.
+    Locking {
+        attempt: u32,
+        /// When to stop waiting quietly: then, in cookie mode, a waiter asks
+        /// whether the holder's rotation landed; the wait goes on either way.
         deadline: Instant,
     },
     /// Attempt `attempt` failed transiently; the next starts at `until`.
@@ -104,7 +123,11 @@ enum ProbeFor {
     Landing(Landing),
     /// The refresh was refused: was that a lost race (another tab or client
     /// rotated the shared cookie just before) or the end of the session?
-    Refusal,
+    /// Asked again, after pauses growing from `wait`, until `until`.
+    Refusal { until: Instant, wait: Duration },
+    /// Attempt `attempt` waited for the lock past its deadline: did the
+    /// holder (slow, frozen, gone) rotate the cookie anyway?
+    LockWait { attempt: u32 },
 }
 
 /// Waiting for a refresh this coordinator did not send to land.
@@ -121,6 +144,9 @@ struct Landing {
 const FIRST_LANDING_WAIT: Duration = Duration::from_millis(50);
 /// Pauses between probes grow up to this.
 const MAX_LANDING_WAIT: Duration = Duration::from_secs(1);
+/// The first pause before a refusal is checked again: another tab's
+/// rotation that beat it is usually a network hop behind.
+const FIRST_CONFIRM_WAIT: Duration = Duration::from_millis(100);
 
 /// The coordinator of one credential: one flight, many requests.
 #[derive(Debug)]
@@ -131,6 +157,8 @@ pub struct Coordinator {
     generation: Generation,
     /// What is known of the credential of `generation`.
     credential: Credential,
+    /// The browser-wide side: the shared generation and the lock.
+    shared: Shared,
     flight: Flight,
     /// Every request between issue and settlement, in issue order.
     requests: Slots<Tracked>,
@@ -144,6 +172,8 @@ pub struct Coordinator {
     /// Until when a refresh sent by a previous page load may still land;
     /// cleared once the credential is known to have changed.
     inherited_landing: Option<Instant>,
+    /// How long a refusal may wait to be confirmed; zero ends at once.
+    refusal_window: Duration,
     /// Refreshes still on the wire that the flight stopped waiting for
     /// (their deadline passed), with when each was sent. One that rotates
     /// after all is adopted; any other late outcome is ignored. Emptied by
@@ -163,6 +193,7 @@ impl Coordinator {
             session: Session::Active,
             generation: Generation::default(),
             credential: Credential::default(),
+            shared: Shared::default(),
             flight: Flight::Idle,
             requests: Slots::default(),
             waiting: 0,
@@ -170,6 +201,7 @@ impl Coordinator {
             actions: VecDeque::new(),
             inherited_landing: None,
             unanswered: Vec::new(),
+            refusal_window: Duration::ZERO,
             next_request: 0,
             next_refresh: 0,
             jitter: Jitter::new(seed),
@@ -325,7 +357,14 @@ impl Coordinator {
         if let Some(at) = self.unanswered.iter().position(|&(r, _)| r == refresh) {
             let (_, sent) = self.unanswered.remove(at);
             if let RefreshOutcome::Rotated { lifetime } = outcome {
-                self.adopt_late_rotation(Credential::new(sent, lifetime));
+                if self.session == Session::LoggedOut {
+                    // Out when the app logged out: the host keeps what it
+                    // brought, for the logout to revoke, and nothing revives.
+                    self.generation = self.generation.next();
+                    self.credential = Credential::new(sent, lifetime);
+                } else {
+                    self.adopt_late_rotation(Credential::new(sent, lifetime));
+                }
             }
             return;
         }
@@ -340,7 +379,10 @@ impl Coordinator {
         if current != refresh {
             return;
         }
-        // This attempt is over, whatever it says.
+        // This attempt is over, whatever it says. The lock stays held for
+        // its bookkeeping: a rotation or a confirmed end is persisted before
+        // it goes, and a probe that confirms a refusal or looks for a lost
+        // answer's cookie runs under it; a backoff or a give-up lets go.
         self.flight = Flight::Idle;
         match outcome {
             RefreshOutcome::Rotated { lifetime } => self.succeed(Credential::new(sent, lifetime)),
@@ -407,11 +449,42 @@ impl Coordinator {
     /// with their store's first and report a change as
     /// [`Coordinator::credential_changed`].)
     fn after_refusal(&mut self, now: Instant) {
-        let probing =
-            self.config.probe_after_lost_answer && self.probe_first_waiter(now, ProbeFor::Refusal);
-        if !probing {
+        self.confirm_refusal(now, now.after(self.refusal_window));
+    }
+
+    /// Asks again whether the refusal stands, until `until`: a waiter sent
+    /// with the cookie the jar holds now (cookie mode), or a pause after
+    /// which the host has re-read its store (bearer mode). Nobody waiting,
+    /// or the window over: the refusal stands.
+    fn confirm_refusal(&mut self, now: Instant, until: Instant) {
+        if self.config.probe_after_lost_answer {
+            let why = ProbeFor::Refusal {
+                until,
+                wait: Duration::ZERO,
+            };
+            if !self.probe_first_waiter(now, why) {
+                self.end_session(false);
+            }
+        } else if now < until && self.waiting > 0 {
+            self.flight = Flight::Confirming {
+                until,
+                next_check: until,
+                wait: Duration::ZERO,
+            };
+        } else {
             self.end_session(false);
         }
+    }
+
+    /// Where tabs are not kept apart by the lock (no Web Locks, or another
+    /// client sharing the credential), a refusal can arrive while the
+    /// rotation that beat it is still on its way: the other tab has not
+    /// stored its tokens yet, the jar not taken its cookie. A refusal then
+    /// waits up to `window` to be confirmed: cookie mode probes again with
+    /// growing pauses, bearer mode looks at its store at the end. Defaults
+    /// to zero: a refusal is confirmed (or not) at once.
+    pub fn confirm_refusals_for(&mut self, window: Duration) {
+        self.refusal_window = window;
     }
 
     /// Time is now `now`: fire whatever deadline has passed. Call it at
@@ -437,12 +510,29 @@ impl Coordinator {
                 self.flight = Flight::Idle;
                 self.after_lost_answer(now, refresh.attempt(), Unavailability::Timeout);
             }
+            Flight::Locking { attempt, deadline } if deadline <= now => {
+                self.after_lock_wait(now, attempt)
+            }
+            Flight::Confirming {
+                until,
+                next_check,
+                wait,
+            } if next_check <= now => {
+                if self.config.probe_after_lost_answer && now < until {
+                    if !self.probe_first_waiter(now, ProbeFor::Refusal { until, wait }) {
+                        self.end_session(false);
+                    }
+                } else {
+                    // The window is over and the host found no change.
+                    self.end_session(false);
+                }
+            }
             Flight::BackingOff { attempt, until } if until <= now => {
                 if self.waiting == 0 {
                     // Everyone gave up or left; the next 401 starts afresh.
                     self.flight = Flight::Idle;
                 } else {
-                    self.start_refresh(now, attempt.saturating_add(1));
+                    self.begin_attempt(now, attempt.saturating_add(1));
                 }
             }
             Flight::Landing {
@@ -488,7 +578,8 @@ impl Coordinator {
                         ProbeFor::LostAnswer { attempt, cause } => {
                             self.after_lost_answer(now, attempt, cause)
                         }
-                        ProbeFor::Refusal => self.after_refusal(now),
+                        ProbeFor::Refusal { until, .. } => self.confirm_refusal(now, until),
+                        ProbeFor::LockWait { attempt } => self.wait_for_lock_again(now, attempt),
                     }
                 }
             }
@@ -504,19 +595,107 @@ impl Coordinator {
     /// still on the wire is forgotten (its late outcome is ignored): it
     /// refreshed the replaced credential, and a login always starts afresh.
     pub fn credential_changed(&mut self) {
+        self.adopt(Session::Active);
+        if self.shared.enabled {
+            // Every tab starts the new session.
+            let generation = self.shared.advance();
+            self.publish(generation, SharedSession::Active);
+        }
+        self.release_waiters();
+    }
+
+    /// A credential this tab did not refresh becomes current, in `session`.
+    fn adopt(&mut self, session: Session) {
         self.demote_probe();
+        self.let_go_of_lock();
         self.generation = self.generation.next();
         // Issued at a moment this side does not know: no expiry can be
         // counted for it, so a replay's 401 with it is judged by acceptance.
         self.credential = Credential::default();
-        self.session = Session::Active;
+        self.session = session;
         self.inherited_landing = None;
         self.unanswered.clear();
         self.flight = Flight::Idle;
-        self.release_waiters();
     }
 
-    /// Another browsing context saw the session end. Ends it here too, once.
+    /// Shares one flight with the other tabs (and workers) of the browser,
+    /// for hosts with Web Locks whose credential is shared (the cookie jar,
+    /// a shared token store): a refresh runs under the browser-wide lock
+    /// ([`Action::AcquireLock`]), a tab granted the lock first checks whether
+    /// another tab rotated meanwhile, and rotations, logins and session ends
+    /// are published for every tab. `generation` is the browser-wide
+    /// generation now (this page load's credential is that one): nothing is
+    /// adopted or ended by it, only later changes count. Call it before the
+    /// first request; without it the flight is this tab's alone.
+    pub fn share_across_tabs(&mut self, generation: u64) {
+        self.shared.enabled = true;
+        self.shared.seen = self.shared.seen.max(generation);
+    }
+
+    /// The browser-wide state is `generation` in `session` (read from
+    /// storage after another tab's message or a storage change). A newer
+    /// generation is adopted: another tab rotated or logged in, so the
+    /// waiters go with the credential the browser holds now. An end of the
+    /// session is taken from any generation not older than this tab's own;
+    /// an older one speaks of a credential already replaced, and is ignored.
+    pub fn shared_state(&mut self, generation: u64, session: SharedSession) {
+        if !self.shared.enabled || generation < self.shared.seen {
+            return;
+        }
+        let newer = generation > self.shared.seen;
+        self.shared.seen = generation;
+        match session {
+            SharedSession::Active if newer => {
+                self.adopt(Session::Active);
+                self.notify(Notice::Adopted {
+                    generation: self.generation,
+                });
+                self.release_waiters();
+            }
+            SharedSession::Active => {}
+            SharedSession::Ended => {
+                if self.session == Session::Active {
+                    self.end_session(true);
+                }
+            }
+            SharedSession::LoggedOut => self.log_out_here(true),
+        }
+    }
+
+    /// The host granted the lock; `generation` and `session` are the shared
+    /// state read right after. If another tab rotated meanwhile, that is
+    /// adopted and no refresh is sent; otherwise this tab refreshes, holding
+    /// the lock until the answer is handled.
+    pub fn lock_granted(&mut self, now: Instant, generation: u64, session: SharedSession) {
+        if self.shared.lock == Lock::Requested {
+            self.shared.lock = Lock::Held;
+        }
+        self.shared_state(generation, session);
+        match self.flight {
+            Flight::Locking { attempt, .. } if self.shared.lock == Lock::Held => {
+                self.start_refresh(now, attempt)
+            }
+            Flight::Probing {
+                why: ProbeFor::LockWait { attempt },
+                ..
+            } if self.shared.lock == Lock::Held => {
+                // Asked whether the holder's rotation landed; now the lock is
+                // here. The probe finishes as an ordinary request.
+                self.demote_probe();
+                self.start_refresh(now, attempt);
+            }
+            _ => {
+                // Not wanted any more (adopted, ended, withdrawn): give it back.
+                if self.shared.lock == Lock::Held {
+                    self.shared.lock = Lock::Free;
+                    self.actions.push_back(Action::ReleaseLock);
+                }
+            }
+        }
+    }
+
+    /// Another browsing context saw the session end. Ends it here too, once
+    /// (without a shared generation to compare: for hosts that share none).
     pub fn session_ended_elsewhere(&mut self) {
         if self.session == Session::Active {
             self.end_session(true);
@@ -531,7 +710,10 @@ impl Coordinator {
     /// When [`Coordinator::on_timeout`] next has something to do, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let flight = match self.flight {
-            Flight::Refreshing { deadline, .. } => Some(deadline),
+            Flight::Refreshing { deadline, .. } | Flight::Locking { deadline, .. } => {
+                Some(deadline)
+            }
+            Flight::Confirming { next_check, .. } => Some(next_check),
             Flight::BackingOff { until, .. } => Some(until),
             Flight::Probing { deadline, .. } => Some(deadline),
             Flight::Landing { next_probe, .. } => Some(next_probe),
@@ -595,9 +777,77 @@ impl Coordinator {
             }
             _ => {
                 self.inherited_landing = None;
-                self.start_refresh(now, 1);
+                self.begin_attempt(now, 1);
             }
         }
+    }
+
+    /// Refresh attempt `attempt`: at once, or (cross-tab) under the lock.
+    fn begin_attempt(&mut self, now: Instant, attempt: u32) {
+        if self.shared.enabled && self.shared.lock != Lock::Held {
+            self.wait_for_lock(now, attempt);
+        } else {
+            self.start_refresh(now, attempt);
+        }
+    }
+
+    /// Waits for the lock, for at most `lock_timeout` at a time.
+    fn wait_for_lock(&mut self, now: Instant, attempt: u32) {
+        self.flight = Flight::Locking {
+            attempt,
+            deadline: now.after(self.config.lock_timeout),
+        };
+        if self.shared.request() {
+            self.actions.push_back(Action::AcquireLock);
+        }
+    }
+
+    /// The lock did not come in time: its holder is slow, frozen or gone.
+    /// Never steal it and never end the session over it: in cookie mode a
+    /// waiter asks whether the holder's rotated cookie landed (a frozen tab's
+    /// keepalive refresh still completes), and the wait goes on.
+    fn after_lock_wait(&mut self, now: Instant, attempt: u32) {
+        let probing = self.config.probe_after_lost_answer
+            && self.probe_first_waiter(now, ProbeFor::LockWait { attempt });
+        if !probing {
+            self.wait_for_lock_again(now, attempt);
+        }
+    }
+
+    /// Another bounded wait for the lock, unless nobody is left to refresh
+    /// for: then the request is withdrawn and the next 401 starts afresh.
+    fn wait_for_lock_again(&mut self, now: Instant, attempt: u32) {
+        if self.waiting == 0 {
+            self.let_go_of_lock();
+            self.flight = Flight::Idle;
+        } else {
+            self.wait_for_lock(now, attempt);
+        }
+    }
+
+    /// Gives the lock back, or withdraws the request for it.
+    fn let_go_of_lock(&mut self) {
+        match self.shared.lock {
+            Lock::Free => {}
+            Lock::Requested => self.actions.push_back(Action::CancelLock),
+            Lock::Held => self.actions.push_back(Action::ReleaseLock),
+        }
+        self.shared.lock = Lock::Free;
+    }
+
+    /// Stores the browser-wide state (the host keeps a newer one if there
+    /// is one) and announces it after the lock is given back: persist,
+    /// release, announce, so a tab woken by the message finds it stored.
+    fn publish(&mut self, generation: u64, session: SharedSession) {
+        self.actions.push_back(Action::Persist {
+            generation,
+            session,
+        });
+        self.let_go_of_lock();
+        self.actions.push_back(Action::Announce {
+            generation,
+            session,
+        });
     }
 
     fn start_refresh(&mut self, now: Instant, attempt: u32) {
@@ -619,6 +869,17 @@ impl Coordinator {
         self.inherited_landing = None;
         self.unanswered.clear();
         self.flight = Flight::Idle;
+        if self.shared.enabled {
+            // The browser holds a new credential: every tab learns it. (A
+            // probe that found another tab's rotation publishes it too; the
+            // holder's own announcement of it then changes nothing.)
+            let generation = self.shared.advance();
+            self.publish(generation, SharedSession::Active);
+        } else {
+            self.let_go_of_lock();
+        }
+        // Events go after the lock is released: an app callback that calls
+        // back into the coordinator finds no lock held.
         self.notify(Notice::RefreshSucceeded {
             generation: self.generation,
         });
@@ -674,7 +935,7 @@ impl Coordinator {
                 // It never landed: whatever happened to it, refresh now.
                 self.inherited_landing = None;
                 if self.waiting > 0 {
-                    self.start_refresh(now, 1);
+                    self.begin_attempt(now, 1);
                 }
             }
             // The rotated cookie did not land (or the probe could not
@@ -684,8 +945,21 @@ impl Coordinator {
                 self.retry_or_give_up(now, attempt, cause, None)
             }
             // The cookie in the jar is refused too (or could not be tried):
-            // the refusal stands.
-            ProbeFor::Refusal => self.end_session(false),
+            // the refusal stands, unless there is time to look again.
+            ProbeFor::Refusal { until, wait } if now < until => {
+                let wait = wait
+                    .saturating_mul(2)
+                    .max(FIRST_CONFIRM_WAIT)
+                    .min(MAX_LANDING_WAIT);
+                self.flight = Flight::Confirming {
+                    until,
+                    next_check: now.after(wait).min(until),
+                    wait,
+                };
+            }
+            ProbeFor::Refusal { .. } => self.end_session(false),
+            // Not landed yet: keep waiting for the lock.
+            ProbeFor::LockWait { attempt } => self.wait_for_lock_again(now, attempt),
         }
     }
 
@@ -705,6 +979,9 @@ impl Coordinator {
         cause: Unavailability,
         retry_after: Option<Duration>,
     ) {
+        // Whatever follows, this attempt is done with the lock: the next
+        // one asks for it again, and finds out then what other tabs did.
+        self.let_go_of_lock();
         if self.waiting == 0 {
             // Nobody waits: stop here, the next 401 starts a new flight.
             self.flight = Flight::Idle;
@@ -737,6 +1014,7 @@ impl Coordinator {
 
     fn give_up(&mut self, cause: Unavailability) {
         self.flight = Flight::Idle;
+        self.let_go_of_lock();
         self.notify(Notice::RefreshFailed {
             cause,
             retrying: false,
@@ -746,6 +1024,11 @@ impl Coordinator {
 
     fn end_session(&mut self, remote: bool) {
         self.session = Session::Ended;
+        if self.shared.enabled && !remote {
+            // Stored before the lock goes: the next tab granted it finds
+            // the session over, and refreshes nothing.
+            self.publish(self.shared.seen, SharedSession::Ended);
+        }
         self.wind_down_flight();
         self.fail_waiters(Failure::SessionExpired);
         self.notify(Notice::SessionExpired { remote });
@@ -901,20 +1184,44 @@ impl Coordinator {
     /// credential); it holds nobody back, and its refusal ends nothing more.
     /// Logging out again changes nothing and tells nobody.
     pub fn log_out(&mut self) {
+        self.log_out_here(false);
+    }
+
+    /// Logs this tab out; `remote` when another tab did and told this one,
+    /// which is then not told back.
+    fn log_out_here(&mut self, remote: bool) {
         if self.session == Session::LoggedOut {
             return;
         }
         self.session = Session::LoggedOut;
         self.inherited_landing = None;
-        self.wind_down_flight();
+        if self.shared.enabled && !remote {
+            self.publish(self.shared.seen, SharedSession::LoggedOut);
+        }
+        // A refresh on the wire may rotate the token: its rotation still
+        // counts (the host stores it, and the logout revokes it), though
+        // nobody waits for it any more.
+        if let Flight::Refreshing { refresh, sent, .. } = self.flight {
+            self.flight = Flight::Idle;
+            self.unanswered.push((refresh, sent));
+            self.let_go_of_lock();
+        }
+        self.wind_down_flight_keeping_unanswered();
         self.fail_waiters(Failure::LoggedOut);
         self.notify(Notice::LoggedOut);
     }
 
-    /// The session just ended (refused, ended elsewhere, logged out): the
-    /// flight stops holding anyone; a probe on the wire is left to finish,
-    /// a refresh on the wire is forgotten.
+    /// The session just ended (refused, or ended elsewhere): the flight
+    /// stops holding anyone; a probe on the wire is left to finish, a
+    /// refresh on the wire is forgotten.
     fn wind_down_flight(&mut self) {
+        self.wind_down_flight_keeping_unanswered();
+        self.unanswered.clear();
+    }
+
+    /// [`Coordinator::wind_down_flight`], leaving the unanswered refreshes
+    /// (a logout's host still wants their rotations, to revoke them).
+    fn wind_down_flight_keeping_unanswered(&mut self) {
         if let Flight::Probing { probe, .. } = self.flight {
             // On the wire already: let its answer decide (a 401 now fails
             // through the ended session).
@@ -931,6 +1238,6 @@ impl Coordinator {
         // its outcome no longer counts; after a new login, a 401 starts
         // afresh.
         self.flight = Flight::Idle;
-        self.unanswered.clear();
+        self.let_go_of_lock();
     }
 }

@@ -14,6 +14,7 @@ mod generation;
 mod outcome;
 mod policy;
 mod request;
+mod shared;
 mod slots;
 mod time;
 
@@ -24,4 +25,5 @@ pub use generation::Generation;
 pub use outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 pub use policy::{split_origin, RequestPolicy, Route};
 pub use request::RequestId;
+pub use shared::SharedSession;
 pub use time::Instant;

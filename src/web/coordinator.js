@@ -23,6 +23,7 @@ import {
   report,
 } from './errors.js';
 import { readOptions } from './options.js';
+import { SharedFlight, crossTabUnavailable, sharedName } from './tabs.js';
 
 // Codes shared with src/web/core_binding.rs.
 const ACTION = {
@@ -38,6 +39,12 @@ const ACTION = {
   REPLAYED: 9,
   SESSION_EXPIRED: 10,
   LOGGED_OUT: 11,
+  ACQUIRE_LOCK: 12,
+  CANCEL_LOCK: 13,
+  RELEASE_LOCK: 14,
+  PERSIST: 15,
+  ANNOUNCE: 16,
+  ADOPTED: 17,
 };
 const FAILURE = { SESSION_EXPIRED: 1, REPLAY_NOT_POSSIBLE: 2, TIMEOUT: 3, NETWORK: 4, STATUS: 5, LOGGED_OUT: 8 };
 const ANSWER = { UNAUTHORIZED: 1, OTHER: 2, FAILED: 3 };
@@ -73,6 +80,12 @@ function noted(url) {
 }
 
 const now = () => performance.now();
+
+/**
+ * How long (ms) a refusal waits to be confirmed when the credential is
+ * shared: the rotation that beat it is usually a network hop behind it.
+ */
+const REFUSAL_WINDOW = 2000;
 
 /** Cancels the body of a response nobody will read, freeing its connection. */
 function discard(response) {
@@ -172,6 +185,10 @@ export class Coordinator {
   #pending = new Map();
   #timer = undefined;
   #timerAt = -1;
+  /** The lock, shared state and channel of the tabs, when they share one flight. */
+  #tabs = null;
+  /** The numbers of the refreshes on the wire (answered or forgotten ones leave). */
+  #refreshesOut = new Set();
   /** Bearer mode: the refresh token each refresh on the wire was sent with, by number. */
   #sentRefresh = new Map();
   /** Bearer mode: the refresh token of the last refusal, the one proven dead. */
@@ -242,8 +259,25 @@ export class Coordinator {
       const age = Date.now() - noted(o.refreshUrl);
       if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
     }
+    if (o.crossTab && (o.mode === 'cookie' || (o.tokenStore && o.tokenStore.shared === true))) {
+      // Another tab (one without the lock, or another client) may have
+      // rotated a moment before a refusal: look for it this long first.
+      core.confirmRefusalsFor(REFUSAL_WINDOW);
+    }
+    const unavailable = crossTabUnavailable(o);
+    if (unavailable === null) {
+      this.#tabs = new SharedFlight(sharedName(o), () => this.#turn(() => this.#sharedChanged()));
+      core.shareAcrossTabs(this.#tabs.read().generation);
+    } else if (unavailable === 'no-web-locks' && o.onEvent) {
+      // Said once: this tab refreshes on its own (rule 5's confirmation
+      // still keeps it from logging out after losing a race).
+      callApp(o.onEvent, { type: 'cross-tab-unavailable', reason: unavailable });
+    }
     if (this.#changedBeforeLoad) core.credentialChanged();
     this.#core = core;
+    // A login made while the core loaded has actions to carry out (telling
+    // the other tabs, in the first place).
+    this.#drive();
     this.#publish();
   }
 
@@ -369,6 +403,11 @@ export class Coordinator {
       report(cause);
     }
     clearTimeout(this.#timer);
+    if (this.#tabs) {
+      // A faulted tab must not keep the other tabs waiting on its lock.
+      this.#tabs.cancel();
+      this.#tabs.release();
+    }
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {
@@ -398,6 +437,21 @@ export class Coordinator {
           break;
         case ACTION.START_REFRESH:
           this.#startRefresh(id);
+          break;
+        case ACTION.ACQUIRE_LOCK:
+          this.#tabs.acquire(() => this.#turn(() => this.#lockGranted()));
+          break;
+        case ACTION.CANCEL_LOCK:
+          this.#tabs.cancel();
+          break;
+        case ACTION.RELEASE_LOCK:
+          this.#tabs.release();
+          break;
+        case ACTION.PERSIST:
+          this.#tabs.persist(id, detail);
+          break;
+        case ACTION.ANNOUNCE:
+          this.#tabs.announce(id, detail);
           break;
         default:
           this.#notify(kind, id, detail);
@@ -497,6 +551,7 @@ export class Coordinator {
       this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1, -1);
       return;
     }
+    this.#refreshesOut.add(number);
     if (tokens) this.#sentRefresh.set(number, tokens.refresh);
     if (o.mode === 'cookie') note(o.refreshUrl, Date.now());
     this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
@@ -570,7 +625,6 @@ export class Coordinator {
     }
     this.#core.refreshEnded(now(), number, outcome, status, retryAfterMs, lifetimeMs);
     this.#drive();
-    for (const done of this.#afterRefresh.splice(0)) done();
   }
 
   #notify(kind, id, detail) {
@@ -600,10 +654,15 @@ export class Coordinator {
           const stored = this.#tokens();
           if (stored && stored.refresh === this.#refused) this.#storeTokens(null);
         }
-        if (!remote && o.onSessionExpired) callApp(o.onSessionExpired, new SessionExpiredError());
+        // Every tab is told once, the one that saw the refusal and the ones
+        // it told.
+        if (o.onSessionExpired) callApp(o.onSessionExpired, new SessionExpiredError());
         event = { type: 'session-expired', remote };
         break;
       }
+      case ACTION.ADOPTED:
+        event = { type: 'adopted', generation: id };
+        break;
       case ACTION.LOGGED_OUT:
         // The one place that learns of every logout: where telling the
         // other tabs belongs.
@@ -626,6 +685,7 @@ export class Coordinator {
       () =>
         this.#turn(() => {
           this.#timerAt = -1;
+          this.#storeChangedUnderRefusal();
           this.#core.tick(now());
           this.#drive();
         }),
@@ -633,8 +693,39 @@ export class Coordinator {
     );
   }
 
+  /**
+   * Bearer mode: a refusal waiting to be confirmed is a lost race if the
+   * store now holds another refresh token (another tab stored its rotation).
+   */
+  #storeChangedUnderRefusal() {
+    if (this.#options.mode !== 'bearer' || this.#refused === null) return;
+    const stored = this.#tokens();
+    if (stored && stored.refresh && stored.refresh !== this.#refused) {
+      this.#refused = null;
+      this.#core.credentialChanged();
+    }
+  }
+
+  /** The lock is this tab's: the core decides, on the shared state read now. */
+  #lockGranted() {
+    const shared = this.#tabs.read();
+    this.#core.lockGranted(now(), shared.generation, shared.session);
+    this.#drive();
+  }
+
+  /** Another tab may have changed the shared state. */
+  #sharedChanged() {
+    if (!this.#core || this.#fault) return;
+    const shared = this.#tabs.read();
+    this.#core.sharedState(shared.generation, shared.session);
+    this.#drive();
+  }
+
+  /** Refresh `number` is answered, or its answer no longer counts. */
   #forget(number) {
     this.#sentRefresh.delete(number);
+    this.#refreshesOut.delete(number);
+    if (this.#refreshesOut.size === 0) for (const done of this.#afterRefresh.splice(0)) done();
   }
 
   #credentialChanged() {
@@ -685,6 +776,7 @@ export class Coordinator {
     const valid = tokensFrom(tokens);
     if (!valid) throw new TypeError('refresh-coordinator: setTokens(tokens) needs {access, refresh}');
     this.#storeTokens(valid);
+    this.#refused = null;
     this.#turn(() => this.#credentialChanged());
   }
 
@@ -876,7 +968,7 @@ export class Coordinator {
 
   /** Resolves when no refresh is on the wire, or after `refreshTimeout`. */
   #refreshSettled() {
-    if (this.#refresh === -1) return Promise.resolve();
+    if (this.#refreshesOut.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -19,7 +19,7 @@ use alloc::string::String;
 
 use crate::core::{
     Action, Answer, Config, Coordinator, Failure, Instant, Notice, RefreshOutcome, RequestId,
-    RequestPolicy, Route, Session, Unavailability,
+    RequestPolicy, Route, Session, SharedSession, Unavailability,
 };
 
 /// What [`Core::next_action`] returns. The numbers are part of the contract
@@ -51,6 +51,26 @@ pub mod kind {
     pub const SESSION_EXPIRED: u32 = 10;
     /// Event: the app logged out.
     pub const LOGGED_OUT: u32 = 11;
+    /// Request the browser-wide refresh lock.
+    pub const ACQUIRE_LOCK: u32 = 12;
+    /// Withdraw the lock request.
+    pub const CANCEL_LOCK: u32 = 13;
+    /// Release the lock.
+    pub const RELEASE_LOCK: u32 = 14;
+    /// Store the shared state: generation `id`, [`shared`](super::shared) session `detail`.
+    pub const PERSIST: u32 = 15;
+    /// Tell the other tabs: generation `id`, session `detail`.
+    pub const ANNOUNCE: u32 = 16;
+    /// Event: another tab's rotation or login was adopted; generation `id` is current.
+    pub const ADOPTED: u32 = 17;
+}
+
+/// Shared session codes, in `PERSIST` and `ANNOUNCE` details and for
+/// [`Core::shared_state`] and [`Core::lock_granted`].
+pub mod shared {
+    pub const ACTIVE: u32 = 0;
+    pub const ENDED: u32 = 1;
+    pub const LOGGED_OUT: u32 = 2;
 }
 
 /// Failure codes in an action's detail (low three bits).
@@ -130,6 +150,8 @@ impl Core {
             refresh_timeout: millis(refresh_timeout),
             waiter_timeout: millis(waiter_timeout),
             probe_after_lost_answer,
+            // A holder holds the lock for one refresh, at most this long.
+            lock_timeout: millis(refresh_timeout),
         };
         Core {
             core: Coordinator::new(config, seed as u64),
@@ -218,6 +240,37 @@ impl Core {
         self.core.on_refresh_outcome(instant(now), id, outcome);
     }
 
+    /// A refusal may wait `window` ms to be confirmed (see
+    /// `Coordinator::confirm_refusals_for`).
+    #[wasm_bindgen(js_name = confirmRefusalsFor)]
+    pub fn confirm_refusals_for(&mut self, window: f64) {
+        self.core.confirm_refusals_for(millis(window));
+    }
+
+    /// Share one flight with the other tabs; `generation` is the stored
+    /// browser-wide generation now (see `Coordinator::share_across_tabs`).
+    #[wasm_bindgen(js_name = shareAcrossTabs)]
+    pub fn share_across_tabs(&mut self, generation: f64) {
+        self.core.share_across_tabs(number(generation));
+    }
+
+    /// The stored shared state changed (another tab's message, a storage
+    /// event): generation and a [`shared`] session code.
+    #[wasm_bindgen(js_name = sharedState)]
+    pub fn shared_state(&mut self, generation: f64, session: u32) {
+        self.check_fault();
+        self.core
+            .shared_state(number(generation), shared_session(session));
+    }
+
+    /// The lock was granted; the shared state read right after it.
+    #[wasm_bindgen(js_name = lockGranted)]
+    pub fn lock_granted(&mut self, now: f64, generation: f64, session: u32) {
+        self.check_fault();
+        self.core
+            .lock_granted(instant(now), number(generation), shared_session(session));
+    }
+
     /// Whether refresh number `refresh`'s outcome still counts: it is the
     /// one on the wire, or one left unanswered whose rotation would still be
     /// adopted. A bearer host stores a rotation's tokens only if it does.
@@ -273,6 +326,17 @@ impl Core {
             Action::StartRefresh { refresh } => {
                 (kind::START_REFRESH, refresh.number(), refresh.attempt())
             }
+            Action::AcquireLock => (kind::ACQUIRE_LOCK, 0, 0),
+            Action::CancelLock => (kind::CANCEL_LOCK, 0, 0),
+            Action::ReleaseLock => (kind::RELEASE_LOCK, 0, 0),
+            Action::Persist {
+                generation,
+                session,
+            } => (kind::PERSIST, generation, shared_code(session)),
+            Action::Announce {
+                generation,
+                session,
+            } => (kind::ANNOUNCE, generation, shared_code(session)),
             Action::Notify(notice) => match notice {
                 Notice::RefreshStarted { attempt } => (kind::REFRESH_STARTED, 0, attempt),
                 Notice::RefreshSucceeded { generation } => {
@@ -286,6 +350,7 @@ impl Core {
                 Notice::Replayed { request } => (kind::REPLAYED, request.get(), 0),
                 Notice::SessionExpired { remote } => (kind::SESSION_EXPIRED, 0, u32::from(remote)),
                 Notice::LoggedOut => (kind::LOGGED_OUT, 0, 0),
+                Notice::Adopted { generation } => (kind::ADOPTED, generation.get(), 0),
             },
         };
         self.action_id = id_out(id);
@@ -370,6 +435,22 @@ impl Core {
 
     #[cfg(not(feature = "fault-injection"))]
     fn check_fault(&self) {}
+}
+
+fn shared_session(code: u32) -> SharedSession {
+    match code {
+        shared::ENDED => SharedSession::Ended,
+        shared::LOGGED_OUT => SharedSession::LoggedOut,
+        _ => SharedSession::Active,
+    }
+}
+
+fn shared_code(session: SharedSession) -> u32 {
+    match session {
+        SharedSession::Active => shared::ACTIVE,
+        SharedSession::Ended => shared::ENDED,
+        SharedSession::LoggedOut => shared::LOGGED_OUT,
+    }
 }
 
 fn failure_code(failure: Failure) -> u32 {

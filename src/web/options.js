@@ -22,6 +22,7 @@ const KNOWN = {
     'exclude',
     'authScheme',
     'tokenStore',
+    'crossTab',
     'csrf',
     'refreshTimeout',
     'waitTimeout',
@@ -33,6 +34,13 @@ const KNOWN = {
   'retry.': ['limit', 'baseDelay', 'maxDelay', 'maxRetryAfter'],
   'csrf.': ['header', 'cookie'],
 };
+
+/** A boolean option; `fallback` when left out. */
+function readFlag(value, name, fallback) {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw fail(name, 'must be true or false');
+  return value;
+}
 
 function fail(name, problem) {
   return new TypeError(`refresh-coordinator: options.${name} ${problem}`);
@@ -249,6 +257,7 @@ export function readOptions(options) {
     exclude: [...(o.strings('exclude') ?? []), refreshUrl, loginUrl, ...(logoutUrl ? [logoutUrl] : [])],
     authScheme: o.string('authScheme') ?? 'Bearer',
     tokenStore,
+    crossTab: readFlag(o.raw('crossTab'), 'crossTab', true),
     csrf,
     refreshTimeout: o.millis('refreshTimeout') ?? 10_000,
     waitTimeout: o.millis('waitTimeout') ?? 30_000,

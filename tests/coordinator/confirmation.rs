@@ -135,3 +135,93 @@ fn bearer_store_that_changed_under_a_refusal_is_adopted() {
         assert_eq!(host.outcome(id), Some(Settled::Delivered));
     }
 }
+
+/// A refusal may wait this long to be confirmed (tabs without a lock).
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[test]
+fn without_a_lock_a_refusal_probes_again_until_the_winners_cookie_lands() {
+    let mut host = Host::new();
+    host.core.confirm_refusals_for(WINDOW);
+    let ids = burst(&mut host, 2);
+    host.refresh_ends(REFUSED);
+    // The winner's cookie is not in the jar yet.
+    host.answer(ids[0], Answer::Unauthorized);
+    assert_eq!(
+        host.core.session(),
+        Session::Active,
+        "not yet: it may be landing"
+    );
+    assert!(host.outcome(ids[0]).is_none(), "the probe waits again");
+    host.fire_next_timer();
+    assert_eq!(host.sends_of(ids[0]).len(), 3, "asked again after a pause");
+    host.answer(ids[0], Answer::Other); // it landed
+    assert_eq!(host.core.session(), Session::Active);
+    assert_eq!(host.session_expired_notices(), 0);
+    host.answer(ids[1], Answer::Other);
+    assert!(ids
+        .iter()
+        .all(|&id| host.outcome(id) == Some(Settled::Delivered)));
+}
+
+#[test]
+fn without_a_lock_a_refusal_that_still_stands_when_the_window_closes_ends_the_session() {
+    let mut host = Host::new();
+    host.core.confirm_refusals_for(WINDOW);
+    let ids = burst(&mut host, 2);
+    let refused_at = host.now;
+    host.refresh_ends(REFUSED);
+    for _ in 0..20 {
+        if host.core.session() == Session::Ended {
+            break;
+        }
+        if let Some(&(probe, _, true)) = host.sends.last() {
+            if host.outcome(probe).is_none() && host.core.waiting() < 2 {
+                host.answer(probe, Answer::Unauthorized);
+                continue;
+            }
+        }
+        host.fire_next_timer();
+    }
+    assert_eq!(host.core.session(), Session::Ended);
+    assert!(
+        host.now <= refused_at.after(WINDOW),
+        "no later than the window"
+    );
+    assert_eq!(host.session_expired_notices(), 1);
+    for &id in &ids {
+        assert_eq!(
+            host.outcome(id),
+            Some(Settled::Failed(Failure::SessionExpired))
+        );
+    }
+}
+
+#[test]
+fn without_a_lock_a_bearer_store_that_changes_within_the_window_is_adopted() {
+    let mut host = Host::bearer();
+    host.core.confirm_refusals_for(WINDOW);
+    let ids = burst(&mut host, 2);
+    host.refresh_ends(REFUSED);
+    assert_eq!(
+        host.core.session(),
+        Session::Active,
+        "waits for the store to change"
+    );
+    assert!(host.core.poll_timeout().is_some());
+    // The winning tab stores its tokens; the host sees it and says so.
+    host.core.credential_changed();
+    host.drain();
+    assert_eq!(host.core.session(), Session::Active);
+    for &id in &ids {
+        host.answer(id, Answer::Other);
+        assert_eq!(host.outcome(id), Some(Settled::Delivered));
+    }
+    // Unchanged to the end, it stands.
+    let mut host = Host::bearer();
+    host.core.confirm_refusals_for(WINDOW);
+    let _ = burst(&mut host, 1);
+    host.refresh_ends(REFUSED);
+    host.fire_next_timer();
+    assert_eq!(host.core.session(), Session::Ended);
+}

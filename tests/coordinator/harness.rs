@@ -25,6 +25,8 @@ pub struct Host {
     /// Every refresh attempt started, in order.
     pub refreshes: Vec<RefreshId>,
     pub notices: Vec<Notice>,
+    /// Lock, persist and announce actions (cross-tab mode), in order.
+    pub browser: Vec<Action>,
     pub settled: BTreeMap<RequestId, Settled>,
     /// Settlements per request, to catch double settling.
     pub settle_count: BTreeMap<RequestId, u32>,
@@ -42,6 +44,7 @@ impl Host {
             sends: Vec::new(),
             refreshes: Vec::new(),
             notices: Vec::new(),
+            browser: Vec::new(),
             settled: BTreeMap::new(),
             settle_count: BTreeMap::new(),
         }
@@ -64,6 +67,11 @@ impl Host {
                 Action::Fail { request, failure } => self.record(request, Settled::Failed(failure)),
                 Action::StartRefresh { refresh } => self.refreshes.push(refresh),
                 Action::Notify(notice) => self.notices.push(notice),
+                Action::AcquireLock
+                | Action::CancelLock
+                | Action::ReleaseLock
+                | Action::Persist { .. }
+                | Action::Announce { .. } => self.browser.push(action),
             }
         }
     }

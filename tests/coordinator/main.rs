@@ -21,4 +21,5 @@ mod outlived;
 mod policy;
 mod properties;
 mod redirect;
+mod tabs;
 mod unanswered;

@@ -170,6 +170,13 @@ impl Model {
                     self.generation = generation;
                 }
                 Action::Notify(_) => {}
+                Action::AcquireLock
+                | Action::CancelLock
+                | Action::ReleaseLock
+                | Action::Persist { .. }
+                | Action::Announce { .. } => {
+                    prop_assert!(false, "a cross-tab action from a tab-only coordinator")
+                }
             }
         }
         Ok(())
@@ -250,11 +257,10 @@ impl Model {
                 }
             }
             Op::LogOut => {
+                // Refreshes on the wire still count after a logout (their
+                // rotation is kept for the logout to revoke), until a login.
                 self.logged_out = true;
                 self.core.log_out();
-                // Refreshes on the wire are forgotten by a logout too.
-                self.forgotten
-                    .extend(self.outstanding.drain(..).map(|(r, _)| r));
             }
             Op::MayBeLanding { millis } => {
                 self.landing_announced = true;

@@ -79,6 +79,9 @@ function setup(mode, extra = {}) {
     mode,
     fetch: server.fetch,
     retry: { baseDelay: 1, maxDelay: 4 },
+    // These scenarios share one page: each coordinator keeps its flight to
+    // itself (the cross-tab scenarios turn it on, with fresh storage).
+    crossTab: false,
     onEvent: (event) => events.push(event),
     onSessionExpired: (error) => expired.push(error),
     ...extra,
@@ -627,4 +630,86 @@ export async function reloadedPageWaitsForTheRefreshItsPredecessorSent(create) {
   } finally {
     sessionStorage.removeItem(key);
   }
+}
+
+/**
+ * Two coordinators in this page, sharing the real `navigator.locks`,
+ * `BroadcastChannel` and `localStorage` as two tabs of one origin do, and
+ * one server (one cookie jar). Bearer mode shares a token store, as
+ * `localStorageTokenStore` does across tabs.
+ */
+function twoTabs(create, mode, extra = {}) {
+  for (const key of Object.keys(localStorage)) {
+    if (key.startsWith('refresh-coordinator:')) localStorage.removeItem(key);
+  }
+  const s = setup(mode, { crossTab: true, ...extra });
+  let stored = null;
+  const store = { shared: true, scope: 'two-tabs', get: () => stored, set: (tokens) => (stored = tokens) };
+  const tabs = [0, 1].map(() => {
+    const events = [];
+    const expired = [];
+    const options = {
+      ...s.options,
+      onEvent: (event) => events.push(event),
+      onSessionExpired: (error) => expired.push(error),
+      ...(mode === 'bearer' ? { tokenStore: store } : {}),
+    };
+    return { c: create(options), events, expired };
+  });
+  return { server: s.server, tabs };
+}
+
+/** Both tabs are loaded; in bearer mode one logs in and the other takes it. */
+async function tabsReady({ server, tabs }, mode) {
+  await until(() => tabs.every(({ c }) => c.state().status !== 'loading'), 'both tabs to load');
+  if (mode === 'bearer') {
+    tabs[0].c.setTokens(server.tokens());
+    await until(() => count(tabs[1].events, 'adopted') === 1, 'the other tab to take the login');
+  }
+}
+
+export async function twoTabsHittingOneExpirySendOneRefresh(create, mode) {
+  const both = twoTabs(create, mode);
+  const { server, tabs } = both;
+  await tabsReady(both, mode);
+  server.expireAccess();
+  const calls = tabs.flatMap(({ c }) => Array.from({ length: 5 }, (_, i) => c.fetch(`${DATA}${i}/`)));
+  await server.refreshesArrived(1);
+  await until(() => tabs.every(({ c }) => c.state().waiting === 5), 'both tabs to wait');
+  same(server.refreshes.length, 1, 'one refresh for both tabs');
+  server.rotate();
+  const results = await settleAll(calls);
+  check(results.every((r) => r.status === 'fulfilled' && r.value.status === 200), 'every request of both tabs succeeds');
+  same(server.refreshes.length, 1, 'still one: the other tab adopted it');
+  // Whichever tab won the lock, the other adopted its rotation (in bearer
+  // mode tab 1 also adopted tab 0's login, before the expiry).
+  const adopted = tabs.reduce((n, { events }) => n + count(events, 'adopted'), 0);
+  same(adopted, mode === 'bearer' ? 2 : 1, 'the other tab adopted the rotation');
+  same(tabs.filter(({ events }) => count(events, 'refresh-start') === 1).length, 1, 'one tab refreshed');
+}
+
+export async function refusalInOneTabEndsEveryTabOnce(create, mode) {
+  const both = twoTabs(create, mode);
+  const { server, tabs } = both;
+  await tabsReady(both, mode);
+  server.expireAccess();
+  const calls = tabs.flatMap(({ c }) => [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`)]);
+  await server.refreshesArrived(1);
+  await until(() => tabs.every(({ c }) => c.state().waiting === 2), 'both tabs to wait');
+  server.refuse(); // the refresh token is dead (logged out elsewhere)
+  const results = await settleAll(calls);
+  check(results.every((r) => r.status === 'rejected' && isError(r.reason, 'SESSION_EXPIRED')), 'every waiter of both tabs');
+  for (const { c, expired } of tabs) {
+    same(expired.length, 1, 'onSessionExpired once in each tab');
+    same(c.state().session, 'ended', 'ended in each tab');
+  }
+  same(server.refreshes.length, 1, 'the other tab sent none');
+  // A login in the other tab starts both again.
+  if (mode === 'bearer') tabs[1].c.setTokens(server.login());
+  else {
+    server.login();
+    tabs[1].c.sessionStarted();
+  }
+  await until(() => tabs[0].c.state().session === 'active', 'the first tab to hear of the login');
+  same((await tabs[0].c.fetch(`${DATA}3/`)).status, 200, 'and it works');
 }

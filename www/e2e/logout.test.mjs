@@ -126,7 +126,11 @@ test('cookie mode: a refresh in flight at logout lands first; the logout then re
     const result = await run(async () => {
       const { authFetch } = window.t;
       const waiting = window.t.get(1);
-      for (let i = 0; i < 400 && !authFetch.state().refreshing; i += 1) {
+      // Until the server holds the refresh: with tabs sharing the flight it
+      // first waits for the lock, and a logout before it is sent stops it.
+      for (let i = 0; i < 400; i += 1) {
+        const metrics = await (await fetch('/metrics')).text();
+        if (/injected_faults_total\{kind="delay"\} [1-9]/.test(metrics)) break;
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const logout = authFetch.logout();
@@ -156,7 +160,9 @@ test('bearer mode: a refresh in flight at logout lands first; the logout blackli
       const t = window.t.pkg.createAuthFetch({ mode: 'bearer', tokenStore: store });
       t.setTokens({ access: 'expired', refresh: tokens.refresh });
       const waiting = t('/api/data/1/').then((r) => r.status, (e) => e.code);
-      for (let i = 0; i < 400 && !t.state().refreshing; i += 1) {
+      for (let i = 0; i < 400; i += 1) {
+        const metrics = await (await fetch('/metrics')).text();
+        if (/injected_faults_total\{kind="delay"\} [1-9]/.test(metrics)) break;
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const logout = t.logout();

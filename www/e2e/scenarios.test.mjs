@@ -7,8 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../test/browser.mjs';
+import { launchBrowser } from '../test/browser.mjs';
 import { outcome, refreshCount, ROOT, startBackend } from './backend.mjs';
 
 const MODES = ['cookie', 'bearer'];
@@ -17,11 +16,7 @@ const report = [];
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -246,7 +241,9 @@ for (const mode of MODES) {
       test(`aborting half of the queued requests leaves the rest and the refresh intact (${kind})`, async () => {
         await scenario({ flags: LONG, kind, mode }, async ({ backend, run }) => {
           await run('expireAccess');
-          await backend.faults({ delay_ms: 500 });
+          // Held long enough that every call is queued behind it, however
+          // slow the machine (the page waits until they are).
+          await backend.faults({ delay_ms: 3000 });
           const result = await run('abortHalf', 10);
           const metrics = await backend.metrics();
           record('abort half of the queue', mode, kind, {

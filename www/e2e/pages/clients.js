@@ -10,13 +10,29 @@ export const USER = { username: 'alice', password: 'correct horse' };
 
 /**
  * Bearer tokens in sessionStorage, so a reloaded page still has them (what
- * the reload scenarios need); cookie mode keeps nothing in storage.
+ * the reload scenarios need); cookie mode keeps nothing in storage. The
+ * multi-tab scenarios call `shareTokens()` first: then the tokens are in
+ * localStorage, shared by every page of the origin, and the store says so.
  */
+let tokenStorage = () => sessionStorage;
 const sessionTokens = {
-  get: () => JSON.parse(sessionStorage.getItem('tokens') || 'null'),
+  get: () => JSON.parse(tokenStorage().getItem('tokens') || 'null'),
   set: (tokens) =>
-    tokens ? sessionStorage.setItem('tokens', JSON.stringify(tokens)) : sessionStorage.removeItem('tokens'),
+    tokens ? tokenStorage().setItem('tokens', JSON.stringify(tokens)) : tokenStorage().removeItem('tokens'),
 };
+
+/** The bearer tokens the page holds now, wherever they are kept. */
+export const currentTokens = () => sessionTokens.get();
+
+/** Keeps bearer tokens where the page's coordinator reads them (what another client of the same store does). */
+export const keepTokens = (tokens) => sessionTokens.set(tokens);
+
+/** Bearer tokens shared by every page (localStorage), as the package's `localStorageTokenStore` keeps them. */
+export function shareTokens() {
+  tokenStorage = () => localStorage;
+  sessionTokens.shared = true;
+  sessionTokens.scope = 'e2e';
+}
 
 /** Counts kept across reloads of the page. */
 export const tally = {
@@ -116,16 +132,26 @@ export function holdingFetch(refreshUrl) {
 }
 
 /** refresh-coordinator, configured for the scenario. */
-export function coordinator(mode, { record = false, hold = false, ...options } = {}) {
+export function coordinator(mode, { record = false, hold = false, reenter = false, ...options } = {}) {
   const events = [];
+  // With `reenter`, every event and session end calls back into authFetch,
+  // as an app that loads something on 'refresh-end' would.
+  const calls = [];
+  const reentry = reenter ? () => calls.push(authFetch('/api/data/500/').then(() => 'ok', (e) => e.name)) : () => {};
   const holding = hold ? holdingFetch(new URL(REFRESH[mode], location.href).href) : null;
   const authFetch = createAuthFetch({
     mode,
     ...(record ? { fetch: recordingFetch } : {}),
     ...(holding ? { fetch: holding.send } : {}),
     tokenStore: mode === 'bearer' ? sessionTokens : undefined,
-    onSessionExpired: () => tally.bump('sessionExpired'),
-    onEvent: (event) => events.push({ ...event, at: performance.now() }),
+    onSessionExpired: () => {
+      tally.bump('sessionExpired');
+      reentry();
+    },
+    onEvent: (event) => {
+      events.push({ ...event, at: performance.now() });
+      if (event.type === 'refresh-end' || event.type === 'adopted') reentry();
+    },
     ...options,
   });
   return {
@@ -134,6 +160,14 @@ export function coordinator(mode, { record = false, hold = false, ...options } =
     events,
     authFetch,
     hold: (urls, ms) => holding.hold(urls, ms),
+    reentered: async () => {
+      // Bounded: a call still pending after 10 s counts as pending.
+      const results = await Promise.all(
+        calls.map((call) => Promise.race([call, new Promise((r) => setTimeout(() => r('pending'), 10_000))])),
+      );
+      const pending = results.filter((r) => r === 'pending').length;
+      return { settled: results.length - pending, pending, results };
+    },
     sendCounts: () => (holding ? holding.counts() : {}),
   };
 }

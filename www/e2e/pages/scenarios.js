@@ -9,13 +9,12 @@
 // ahead. Only `outlivedReplays` uses a short token, and it holds replays
 // until that token is certainly dead rather than racing it.
 
-import { coordinator, login, naive, rawFetch, sentBodies, tally } from './clients.js';
+import { coordinator, currentTokens, keepTokens, login, naive, rawFetch, sentBodies, shareTokens, tally } from './clients.js';
 
 let client = null;
 let mode = 'cookie';
 
 const REFRESH_URL = { cookie: '/api/auth/token/refresh/', bearer: '/api/token/refresh/' };
-const sessionTokens = () => JSON.parse(sessionStorage.getItem('tokens') || 'null');
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,10 +47,11 @@ async function summarize(calls) {
   return summary;
 }
 
-export async function setup(kind, m, options = {}, { keepStorage = false } = {}) {
+export async function setup(kind, m, options = {}, { keepStorage = false, logIn = true, tabs = false } = {}) {
   mode = m;
   if (!keepStorage) sessionStorage.clear();
-  await login(mode);
+  if (tabs) shareTokens();
+  if (logIn) await login(mode);
   client = kind === 'naive' ? naive(mode, options) : coordinator(mode, options);
   if (kind !== 'naive' && mode === 'bearer') await client.authFetch.ready;
 }
@@ -100,6 +100,9 @@ export async function late401s(slow, delayMs) {
 /** Requests issued while a slow refresh is out: they must wait for it. */
 export async function slowRefresh(n) {
   const first = client.fetch('/api/data/0/');
+  // Issued once the refresh is out, not a fixed time after the first
+  // request: on a loaded machine its 401 may take longer than any pause.
+  await until(() => client.events.some((e) => e.type === 'refresh-start'), 'the refresh to start');
   const later = [];
   for (let i = 1; i <= n; i++) {
     await pause(100);
@@ -124,7 +127,7 @@ export async function retries(n) {
 
 /** The refresh token is blacklisted (a logout elsewhere) before expiry. */
 export async function refused(n) {
-  const tokens = JSON.parse(sessionStorage.getItem('tokens') || 'null');
+  const tokens = currentTokens();
   if (mode === 'cookie') {
     await fetch('/api/auth/logout/', { method: 'POST', credentials: 'include' });
   } else {
@@ -168,7 +171,7 @@ export async function refreshNeverAnswers(n) {
  * other refresh (the test waits on its /metrics).
  */
 export async function lostRace() {
-  const tokens = sessionTokens();
+  const tokens = currentTokens();
   const other = fetch(REFRESH_URL[mode], {
     method: 'POST',
     credentials: 'include',
@@ -179,7 +182,7 @@ export async function lostRace() {
     // jar (cookie mode), the shared token store (bearer mode).
     if (mode === 'bearer' && response.ok) {
       const body = await response.json();
-      sessionStorage.setItem('tokens', JSON.stringify({ access: body.access, refresh: body.refresh }));
+      keepTokens({ access: body.access, refresh: body.refresh });
     }
     return response.status;
   });
@@ -243,7 +246,11 @@ export async function streamBody() {
 export async function abortHalf(n) {
   const controllers = Array.from({ length: n }, () => new AbortController());
   const calls = controllers.map((c, i) => client.fetch(`/api/data/${i}/`, { signal: c.signal }));
-  await pause(100); // the refresh is held by the server's delay fault
+  // The refresh is held by the server's delay fault. The coordinator says
+  // when all of them wait behind it; the naive client has no such state,
+  // and gets a pause.
+  if (client.authFetch) await until(() => client.authFetch.state().waiting === n, 'every call to wait');
+  else await pause(100);
   controllers.forEach((c, i) => i % 2 === 0 && c.abort());
   const results = await Promise.allSettled(calls);
   return {
@@ -269,3 +276,20 @@ export async function stormLoad(kind, m, n) {
 }
 
 export { tally };
+
+/** This page's coordinator events so far (the multi-tab scenarios count them). */
+export function events() {
+  return client ? client.events.map(({ type }) => type) : [];
+}
+
+/** Logs in again through the page, as after a session end. */
+export async function logInAgain() {
+  await login(mode);
+  if (mode === 'cookie') client.authFetch.sessionStarted();
+  else client.authFetch.setTokens(currentTokens());
+}
+
+/** Calls made from inside the coordinator's callbacks (`reenter: true`). */
+export function reentered() {
+  return client.reentered();
+}
