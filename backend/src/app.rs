@@ -12,7 +12,7 @@ use axum::Router;
 
 use crate::config::Config;
 use crate::cors::cors;
-use crate::error::ApiError;
+use crate::error::{ApiError, Unchallenged};
 use crate::faults::Faults;
 use crate::jwt::TokenCodec;
 use crate::metrics::Metrics;
@@ -77,7 +77,8 @@ pub fn app(config: Config) -> Router {
         )
         .route(
             "/api/auth/logout/",
-            post(cookie_mode::logout).fallback(only(post_only, "Logout")),
+            // dj-rest-auth's view has `get` (405 unless ACCOUNT_LOGOUT_ON_GET).
+            post(cookie_mode::logout).fallback(only("GET, HEAD, OPTIONS, POST", "Logout")),
         )
         .route(
             "/api/data/{n}/",
@@ -116,11 +117,13 @@ async fn static_or_not_found(
     static_files::serve(&state.config.static_mounts, &method, &uri).await
 }
 
-/// DRF sets `WWW-Authenticate` on every 401, with the first accepted scheme
-/// (`Bearer realm="api"` by default); here it is done once for all routes.
+/// DRF sets `WWW-Authenticate` on every 401 it raises, with the first
+/// accepted scheme (`Bearer realm="api"` by default); here it is done once
+/// for all routes. 401s a view writes by hand ([`Unchallenged`]) get none.
 async fn www_authenticate(State(state): State<SharedState>, mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED
         && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+        && response.extensions().get::<Unchallenged>().is_none()
     {
         let scheme = state
             .config

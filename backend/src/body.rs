@@ -146,11 +146,6 @@ impl Fields {
         ))
     }
 
-    /// Whether the field is present at all.
-    pub fn contains(&self, name: &str) -> bool {
-        self.data.contains_key(name)
-    }
-
     /// A DRF `CharField` (`trim_whitespace=True`, `allow_blank` as given):
     /// strings are trimmed, numbers become their text, anything else is an
     /// error. `None` when absent (and optional) or in error.

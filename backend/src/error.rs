@@ -48,6 +48,9 @@ pub enum ApiError {
         /// The machine-readable code.
         code: &'static str,
     },
+    /// 401 that dj-rest-auth's logout view writes onto its response rather
+    /// than raising, so DRF adds no `WWW-Authenticate`: `{"detail": ...}`.
+    LogoutRefused(&'static str),
     /// 401 DRF `NotAuthenticated`: no credentials at all.
     NotAuthenticated,
     /// 404 `{"detail":"Not found."}`.
@@ -93,6 +96,7 @@ impl ApiError {
             | Self::AccessToken(_)
             | Self::AuthenticationFailed(_)
             | Self::AuthenticationFailedCode { .. }
+            | Self::LogoutRefused(_)
             | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -130,7 +134,9 @@ impl ApiError {
                     "message": error.to_string(),
                 }],
             }),
-            Self::AuthenticationFailed(detail) => json!({"detail": detail}),
+            Self::AuthenticationFailed(detail) | Self::LogoutRefused(detail) => {
+                json!({"detail": detail})
+            }
             Self::AuthenticationFailedCode { detail, code } => {
                 json!({"detail": detail, "code": code})
             }
@@ -153,6 +159,11 @@ impl ApiError {
         }
     }
 }
+
+/// Marks a 401 that goes out without `WWW-Authenticate` (the layer in
+/// [`crate::app`] adds one to every other 401).
+#[derive(Debug, Clone, Copy)]
+pub struct Unchallenged;
 
 /// A JSON response, rendered compactly as DRF's `JSONRenderer` does.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -181,6 +192,9 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Self::LogoutRefused(_) => {
+                response.extensions_mut().insert(Unchallenged);
             }
             _ => {}
         }

@@ -127,10 +127,12 @@ async fn presented_token(
             refresh.ok_or(ApiError::field("refresh", "This field is required."))
         }
         Mode::Cookie => {
-            // A non-empty `refresh` in the body wins over the cookie.
-            let from_body = fields.char("refresh", Presence::Optional, true);
+            // dj-rest-auth's `CharField(required=False)`: absent is fine,
+            // blank is a 400 before the cookie is looked at; a `refresh`
+            // in the body wins over the cookie.
+            let from_body = fields.char("refresh", Presence::Optional, false);
             fields.finish()?;
-            match from_body.filter(|t| !t.is_empty()) {
+            match from_body {
                 Some(token) => Ok(token),
                 None => read_cookie(headers, &state.config.refresh_cookie_name)
                     .ok_or(ApiError::TokenDetail(NO_REFRESH_TOKEN)),
@@ -155,8 +157,11 @@ fn answer(state: &AppState, mode: Mode, refreshed: &Refreshed) -> Response {
         Mode::Cookie => {
             let now = state.config.clock.now();
             let secure = state.config.secure_cookies;
+            // dj-rest-auth deletes only `refresh` from the body under
+            // `JWT_AUTH_HTTPONLY`; the access token stays, the same one as
+            // in the cookie.
             let body = json!({
-                "access": "",
+                "access": refreshed.access.token,
                 "access_expiration": iso8601(Timestamp::from_secs(refreshed.access.expires_at)),
             });
             let mut response = json_response(StatusCode::OK, &body);
