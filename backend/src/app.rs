@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::config::Config;
 use crate::cors::cors;
@@ -101,20 +102,23 @@ pub fn app(config: Config) -> Router {
     }
     router
         .fallback(static_or_not_found)
+        // A stalled body fails its read (408 from the handler); a request
+        // that takes too long as a whole is answered 408 here.
+        .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(map_response_with_state(state.clone(), www_authenticate))
         .layer(from_fn_with_state(state.clone(), cors))
         .with_state(state)
 }
 
-async fn static_or_not_found(
-    State(state): State<SharedState>,
-    method: Method,
-    uri: Uri,
-) -> Response {
+async fn static_or_not_found(State(state): State<SharedState>, request: Request) -> Response {
     if state.config.static_mounts.is_empty() {
         return ApiError::NotFound.into_response();
     }
-    static_files::serve(&state.config.static_mounts, &method, &uri).await
+    static_files::serve(&state.config.static_mounts, request).await
 }
 
 /// DRF sets `WWW-Authenticate` on every 401 it raises, with the first

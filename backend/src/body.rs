@@ -6,6 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
+use tower_http::timeout::TimeoutError;
 
 use crate::error::{ApiError, BODY_LIMIT};
 
@@ -26,8 +27,15 @@ pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiE
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::PayloadTooLarge),
+        Err(e) if caused_by::<TimeoutError>(&*e) => Err(ApiError::BodyTimeout),
         Err(_) => Err(ApiError::BodyUnreadable),
     }
+}
+
+/// Whether `E` is anywhere in the chain of `error`'s sources (the body
+/// timeout arrives wrapped in axum's and the limit's errors).
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<E>())
 }
 
 /// The request's `Content-Type`, or an empty string.

@@ -96,6 +96,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Mount `/api/_test/faults`. Defaults to false.
     pub test_hooks: bool,
+    /// The longest wait for the next piece of a request body; a body that
+    /// stalls longer is answered 408. Defaults to 10 s.
+    pub body_timeout: Duration,
+    /// The longest a request may take from its head to its answer, body,
+    /// `delay_ms` and injected delays included; then 408. Defaults to 30 s.
+    pub request_timeout: Duration,
     /// Users, outstanding and blacklisted tokens. No default: [`Config::new`] takes it.
     pub store: Arc<dyn TokenStore>,
     /// Where "now" comes from. Defaults to [`SystemClock`].
@@ -126,6 +132,8 @@ impl Config {
             static_mounts: Vec::new(),
             cors_origins: Vec::new(),
             test_hooks: false,
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
             store,
             clock: Arc::new(SystemClock),
         }
@@ -207,6 +215,8 @@ impl fmt::Debug for Config {
             .field("static_mounts", &self.static_mounts)
             .field("cors_origins", &self.cors_origins)
             .field("test_hooks", &self.test_hooks)
+            .field("body_timeout", &self.body_timeout)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }

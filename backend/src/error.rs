@@ -28,6 +28,8 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 400: the body could not be read to its end.
     BodyUnreadable,
+    /// 408: the body stalled for longer than the body timeout.
+    BodyTimeout,
     /// 401 SimpleJWT `InvalidToken` from a token endpoint:
     /// `{"detail":"Token is blacklisted","code":"token_not_valid"}`.
     Token(TokenError),
@@ -91,6 +93,7 @@ impl ApiError {
             Self::Fields(_) | Self::Parse(_) | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Token(_)
             | Self::TokenDetail(_)
             | Self::AccessToken(_)
@@ -123,6 +126,7 @@ impl ApiError {
                 json!({"detail": format!("Request body is larger than {BODY_LIMIT} bytes.")})
             }
             Self::BodyUnreadable => json!({"detail": "Request body could not be read."}),
+            Self::BodyTimeout => json!({"detail": "Request body was not received in time."}),
             Self::Token(error) => json!({"detail": error.to_string(), "code": "token_not_valid"}),
             Self::TokenDetail(detail) => json!({"detail": detail, "code": "token_not_valid"}),
             Self::AccessToken(error) => json!({

@@ -34,7 +34,7 @@ pub use faults::FaultPlan;
 pub use jwt::{SigningKeys, TokenCodec, TokenError, TokenType};
 pub use metrics::RefreshOutcome;
 pub use password::hash as hash_password;
-pub use server::serve;
+pub use server::{serve, ConnectionLimits};
 pub use settings::{Cli, Command, Settings};
 pub use static_files::StaticMount;
 pub use store::{SqliteStore, TokenStore};

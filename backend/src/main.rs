@@ -34,6 +34,7 @@ fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let addr = settings.addr;
+        let limits = settings.connection_limits();
         let config = settings.into_config()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -44,7 +45,7 @@ fn run(settings: Settings) -> Result<(), String> {
         writeln!(stdout, "listening on http://{bound}")
             .and_then(|()| stdout.flush())
             .map_err(|e| e.to_string())?;
-        serve(listener, app(config), shutdown())
+        serve(listener, app(config), limits, shutdown())
             .await
             .map_err(|e| e.to_string())
     })

@@ -15,6 +15,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::config::{parse_duration, Config, UserIdField};
 use crate::jwt::SigningKeys;
+use crate::server::ConnectionLimits;
 use crate::static_files::StaticMount;
 use crate::store::{SqliteStore, TokenStore};
 
@@ -244,6 +245,31 @@ pub struct Settings {
     /// Mount /api/_test/faults for fault injection. Never in production.
     #[arg(long, env = "REFRESH_BACKEND_TEST_HOOKS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub test_hooks: bool,
+
+    /// PBKDF2 iterations for the --user passwords (Django's PBKDF2PasswordHasher); every login pays them. Keep Django's default in production, use a low count in tests.
+    #[arg(long, env = "REFRESH_BACKEND_PASSWORD_ITERATIONS", value_name = "N", default_value_t = crate::password::DJANGO_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub password_iterations: u32,
+
+    /// Connections served at once; more wait in the listen backlog. Keep below the descriptor limit (ulimit -n).
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value = "512"
+    )]
+    pub max_connections: std::num::NonZeroUsize,
+
+    /// Longest wait for a request's head, and for the next request on an idle kept-alive connection.
+    #[arg(long, env = "REFRESH_BACKEND_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest wait for the next piece of a request body; then 408.
+    #[arg(long, env = "REFRESH_BACKEND_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Longest time from a request's head to its answer, delays included; then 408.
+    #[arg(long, env = "REFRESH_BACKEND_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 }
 
 impl Settings {
@@ -253,6 +279,14 @@ impl Settings {
     /// A message naming the file when it cannot be opened.
     pub fn open_store(&self) -> Result<SqliteStore, String> {
         SqliteStore::open(&self.db).map_err(|e| format!("{}: {e}", self.db.display()))
+    }
+
+    /// What the accept loop lets clients hold.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections.get(),
+            header_timeout: self.header_timeout,
+        }
     }
 
     /// The signing keys, and whether they were generated for lack of any.
@@ -302,8 +336,8 @@ impl Settings {
     pub fn into_config(self) -> Result<Config, String> {
         let store = self.open_store()?;
         for user in &self.users {
-            let hash =
-                crate::password::hash(&user.password).map_err(|e| format!("no randomness: {e}"))?;
+            let hash = crate::password::hash(&user.password, self.password_iterations)
+                .map_err(|e| format!("no randomness: {e}"))?;
             store
                 .upsert_user(&user.username, &hash)
                 .map_err(|e| format!("creating user {}: {e}", user.username))?;
@@ -340,6 +374,8 @@ impl Settings {
         config.static_mounts = self.static_mounts;
         config.cors_origins = self.cors_origins;
         config.test_hooks = self.test_hooks;
+        config.body_timeout = self.body_timeout;
+        config.request_timeout = self.request_timeout;
         config.validate()?;
         Ok(config)
     }

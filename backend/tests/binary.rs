@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::http::{request, Connection};
+use common::http::{request, scrape_metrics, Connection, SHORT_BODY};
 use common::*;
 use refresh_backend::store::OutstandingToken;
 use refresh_backend::{SqliteStore, Timestamp, TokenStore};
@@ -50,8 +50,16 @@ impl Drop for Server {
 
 /// Starts the binary and reads the port from its first stdout line.
 fn start(args: &[&str]) -> (Server, std::net::SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut command = Command::new(BIN);
+    command.args(args);
+    start_command(command)
+}
+
+/// Runs `command` (the binary, perhaps under a shell) and reads the port.
+fn start_command(mut command: Command) -> (Server, std::net::SocketAddr) {
+    let mut child = command
+        // Django's million PBKDF2 rounds per --user take seconds unoptimised.
+        .env("REFRESH_BACKEND_PASSWORD_ITERATIONS", "2")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -133,6 +141,39 @@ async fn binary_prints_its_port_and_serves() {
     assert!(longest_hex_run < 16, "{stderr}");
 }
 
+/// Issue 12's audit as it was found: with 60 stalled request bodies under
+/// a 64-descriptor limit `/metrics` stopped answering and stderr logged
+/// `accept failed: Too many open files` every 50 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_stalled_bodies_under_64_descriptors_leave_metrics_answering() {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "ulimit -n 64 && exec \"$0\" \"$@\"",
+        BIN,
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        ":memory:",
+        "--body-timeout",
+        "300ms",
+        "--header-timeout",
+        "300ms",
+    ]);
+    let (server, addr) = start_command(command);
+    let mut stalled = Vec::new();
+    for _ in 0..60 {
+        let mut connection = Connection::open(addr).await.unwrap();
+        connection.send(SHORT_BODY).await.unwrap();
+        stalled.push(connection);
+    }
+    assert_eq!(scrape_metrics(addr).await.unwrap().status, 200);
+    drop(stalled);
+    let stderr = server.stop();
+    let reports = stderr.matches("accept failed").count();
+    assert!(reports <= 2, "{reports} reports in\n{stderr}");
+}
+
 #[test]
 fn help_documents_every_flag() {
     let output = Command::new(BIN).arg("--help").output().unwrap();
@@ -169,6 +210,16 @@ fn help_documents_every_flag() {
         "--static",
         "--cors-origin",
         "--test-hooks",
+        "--password-iterations",
+        "REFRESH_BACKEND_PASSWORD_ITERATIONS",
+        "--max-connections",
+        "REFRESH_BACKEND_MAX_CONNECTIONS",
+        "--header-timeout",
+        "REFRESH_BACKEND_HEADER_TIMEOUT",
+        "--body-timeout",
+        "REFRESH_BACKEND_BODY_TIMEOUT",
+        "--request-timeout",
+        "REFRESH_BACKEND_REQUEST_TIMEOUT",
         "flush-expired-tokens",
         "REFRESH_BACKEND_ACCESS_TOKEN_LIFETIME",
     ] {
