@@ -17,7 +17,7 @@ use crate::error::{ApiError, Unchallenged};
 use crate::faults::Faults;
 use crate::jwt::TokenCodec;
 use crate::metrics::Metrics;
-use crate::routes::{body_mode, cookie_mode, data, metrics, only, test_hooks};
+use crate::routes::{body_mode, cookie_mode, data, metrics, oauth_token, only, test_hooks};
 use crate::static_files;
 
 /// What every handler shares: the config, the token codec built from its
@@ -91,6 +91,12 @@ pub fn app(config: Config) -> Router {
             "/metrics",
             get(metrics::render).fallback(only("GET, HEAD, OPTIONS", "Metrics")),
         );
+    if !state.config.oauth.clients.is_empty() {
+        router = router.route(
+            "/o/token/",
+            post(oauth_token::token).fallback(oauth_token::other),
+        );
+    }
     if state.config.test_hooks {
         router = router.route(
             "/api/_test/faults",

@@ -73,7 +73,7 @@ pub fn parse_data(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Form fields; a repeated key keeps its last value, as `QueryDict[key]` does.
-fn parse_form(bytes: &[u8]) -> Map<String, Value> {
+pub fn parse_form(bytes: &[u8]) -> Map<String, Value> {
     let mut map = Map::new();
     for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut kv = pair.splitn(2, |b| *b == b'=');

@@ -69,6 +69,8 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// An RFC 6749 §5.2 error from `/o/token/`, as oauthlib words it.
+    OAuth(OAuthError),
     /// 500 DRF's generic body. Injected by test hooks, or a storage or
     /// signing failure (logged to stderr, never shown to the client).
     Server,
@@ -104,6 +106,8 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::OAuth(OAuthError::InvalidClient) => StatusCode::UNAUTHORIZED,
+            Self::OAuth(_) => StatusCode::BAD_REQUEST,
             Self::Server => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,7 +163,52 @@ impl ApiError {
                 };
                 json!({"detail": format!("Request was throttled. Expected available in {retry_after} {unit}.")})
             }
+            Self::OAuth(error) => match error.description() {
+                Some(description) => {
+                    json!({"error": error.code(), "error_description": description})
+                }
+                None => json!({"error": error.code()}),
+            },
             Self::Server => json!({"detail": "A server error occurred."}),
+        }
+    }
+}
+
+/// The errors of Django OAuth Toolkit's token endpoint (oauthlib's), each
+/// with the `error_description` oauthlib gives, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// 400 `invalid_request`: a parameter missing, or parameters in the URL.
+    InvalidRequest(&'static str),
+    /// 401 `invalid_client`: no client, or not a registered public one.
+    InvalidClient,
+    /// 400 `invalid_grant`: a refresh token that is unknown, used or
+    /// another client's; bad credentials (with a description).
+    InvalidGrant(Option<&'static str>),
+    /// 400 `unsupported_grant_type`: none, or not one served here.
+    UnsupportedGrantType,
+    /// 400 `invalid_scope`: more than was granted, or unknown.
+    InvalidScope,
+}
+
+impl OAuthError {
+    /// The `error` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+        }
+    }
+
+    fn description(self) -> Option<&'static str> {
+        match self {
+            Self::InvalidRequest(description) => Some(description),
+            Self::InvalidGrant(description) => description,
+            _ => None,
         }
     }
 }
@@ -168,6 +217,13 @@ impl ApiError {
 /// [`crate::app`] adds one to every other 401).
 #[derive(Debug, Clone, Copy)]
 pub struct Unchallenged;
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, which RFC 6749 asks of
+/// every token endpoint answer and oauthlib sends with each.
+pub fn no_store(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
 
 /// A JSON response, rendered compactly as DRF's `JSONRenderer` does.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -199,6 +255,15 @@ impl IntoResponse for ApiError {
             }
             Self::LogoutRefused(_) => {
                 response.extensions_mut().insert(Unchallenged);
+            }
+            Self::OAuth(error) => {
+                no_store(response.headers_mut());
+                if error == OAuthError::InvalidClient {
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer error=\"invalid_client\""),
+                    );
+                }
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ mod faults;
 mod ids;
 mod jwt;
 mod metrics;
+mod oauth;
 mod password;
 mod routes;
 mod server;
@@ -28,7 +29,7 @@ pub mod store;
 
 pub use app::app;
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use config::{parse_duration, Config, UserIdField};
+pub use config::{parse_duration, Config, OAuthConfig, UserIdField};
 pub use error::BODY_LIMIT;
 pub use faults::FaultPlan;
 pub use jwt::{SigningKeys, TokenCodec, TokenError, TokenType};

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use refresh_backend::{app, serve, Cli, Command, Settings};
+use refresh_backend::store::TokenStore;
+use refresh_backend::{app, serve, Cli, Clock, Command, Settings, SystemClock};
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
@@ -75,16 +76,16 @@ async fn shutdown() {
 
 fn flush_expired_tokens(settings: &Settings) -> Result<(), String> {
     let store = settings.open_store()?;
-    let report = refresh_backend::store::TokenStore::flush_expired(
-        &store,
-        refresh_backend::Clock::now(&refresh_backend::SystemClock),
-    )
-    .map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    let simplejwt = store.flush_expired(now).map_err(|e| e.to_string())?;
+    let oauth = store
+        .oauth_flush(now, settings.oauth_refresh_token_lifetime)
+        .map_err(|e| e.to_string())?;
     let mut stdout = std::io::stdout();
     writeln!(
         stdout,
-        "deleted {} expired outstanding tokens and {} blacklisted tokens",
-        report.outstanding, report.blacklisted
+        "deleted {} expired outstanding tokens and {} blacklisted tokens; {} OAuth refresh tokens and {} OAuth access tokens",
+        simplejwt.outstanding, simplejwt.blacklisted, oauth.refresh, oauth.access
     )
     .map_err(|e| e.to_string())
 }

@@ -8,16 +8,14 @@
 use base64::Engine as _;
 use sha2::Sha256;
 
-use crate::ids::random_bytes;
+use crate::ids::alphanumeric;
 
 const ALGORITHM: &str = "pbkdf2_sha256";
 
 /// Django 5.2's `PBKDF2PasswordHasher.iterations`.
 pub const DJANGO_ITERATIONS: u32 = 1_000_000;
 
-/// Django's salt alphabet (`get_random_string`'s default).
-const SALT_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-/// 22 characters of that alphabet carry the 128 bits Django asks for.
+/// 22 letters and digits carry the 128 bits Django asks of a salt.
 const SALT_LENGTH: usize = 22;
 
 /// `pbkdf2_sha256$<iterations>$<salt>$<digest>` for `password` with a
@@ -66,21 +64,7 @@ fn digest(password: &str, salt: &str, iterations: u32) -> String {
 }
 
 fn salt() -> Result<String, getrandom::Error> {
-    // Bytes past the largest multiple of the alphabet's size are skipped,
-    // so every character is equally likely.
-    let limit = 256 - 256 % SALT_ALPHABET.len();
-    let mut salt = String::with_capacity(SALT_LENGTH);
-    while salt.len() < SALT_LENGTH {
-        for byte in random_bytes::<32>()? {
-            let byte = usize::from(byte);
-            if byte < limit && salt.len() < SALT_LENGTH {
-                if let Some(&c) = SALT_ALPHABET.get(byte % SALT_ALPHABET.len()) {
-                    salt.push(char::from(c));
-                }
-            }
-        }
-    }
-    Ok(salt)
+    alphanumeric(SALT_LENGTH)
 }
 
 #[cfg(test)]
@@ -120,6 +104,6 @@ mod tests {
     fn salts_are_djangos_length_and_alphabet() {
         let salt = salt().unwrap();
         assert_eq!(salt.len(), SALT_LENGTH);
-        assert!(salt.bytes().all(|b| SALT_ALPHABET.contains(&b)), "{salt}");
+        assert!(salt.bytes().all(|b| b.is_ascii_alphanumeric()), "{salt}");
     }
 }

@@ -241,7 +241,7 @@ impl AppState {
         let config = &self.config;
         let now = config.clock.now();
         let decoded = self.codec.decode(raw, now).map_err(Refused::token)?;
-        let transactional = config.transactional_rotation();
+        let transactional = config.transactional_simplejwt_rotation();
         if config.blacklist_store && !transactional {
             // SimpleJWT reads `payload["jti"]` here and crashes (500) when it
             // is missing; this answers "Token has no id" instead.

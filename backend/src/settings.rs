@@ -13,7 +13,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use jsonwebtoken::Algorithm;
 
-use crate::config::{parse_duration, Config, UserIdField};
+use crate::config::{parse_duration, Config, OAuthConfig, UserIdField};
 use crate::jwt::SigningKeys;
 use crate::server::ConnectionLimits;
 use crate::static_files::StaticMount;
@@ -246,6 +246,32 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_TEST_HOOKS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub test_hooks: bool,
 
+    /// Register a public OAuth client for Django OAuth Toolkit's /o/token/ (repeatable); without one there is no /o/token/. --atomic-rotation, --rotation-grace (REFRESH_TOKEN_GRACE_PERIOD_SECONDS) and --reuse-detection (REFRESH_TOKEN_REUSE_PROTECTION) apply to it too.
+    #[arg(
+        long = "oauth-client-id",
+        env = "REFRESH_BACKEND_OAUTH_CLIENT_IDS",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
+    pub oauth_clients: Vec<String>,
+
+    /// DOT's ACCESS_TOKEN_EXPIRE_SECONDS for /o/token/.
+    #[arg(long, env = "REFRESH_BACKEND_OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default_value = "36000s", value_parser = parse_duration)]
+    pub oauth_access_token_lifetime: Duration,
+
+    /// DOT's REFRESH_TOKEN_EXPIRE_SECONDS: flush-expired-tokens deletes OAuth refresh tokens revoked, or whose access token expired, longer ago. Default: none, as DOT.
+    #[arg(long, env = "REFRESH_BACKEND_OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", value_parser = parse_duration, global = true)]
+    pub oauth_refresh_token_lifetime: Option<Duration>,
+
+    /// DOT's SCOPES, comma-separated; all are granted when a client asks for none.
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_OAUTH_SCOPES",
+        default_value = "read,write",
+        value_delimiter = ','
+    )]
+    pub oauth_scopes: Vec<String>,
+
     /// PBKDF2 iterations for the --user passwords (Django's PBKDF2PasswordHasher); every login pays them. Keep Django's default in production, use a low count in tests.
     #[arg(long, env = "REFRESH_BACKEND_PASSWORD_ITERATIONS", value_name = "N", default_value_t = crate::password::DJANGO_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub password_iterations: u32,
@@ -374,6 +400,17 @@ impl Settings {
         config.static_mounts = self.static_mounts;
         config.cors_origins = self.cors_origins;
         config.test_hooks = self.test_hooks;
+        config.oauth = OAuthConfig {
+            clients: self.oauth_clients,
+            access_token_lifetime: self.oauth_access_token_lifetime,
+            refresh_token_lifetime: self.oauth_refresh_token_lifetime,
+            scopes: self
+                .oauth_scopes
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
         config.body_timeout = self.body_timeout;
         config.request_timeout = self.request_timeout;
         config.validate()?;

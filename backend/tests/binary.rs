@@ -212,6 +212,14 @@ fn help_documents_every_flag() {
         "--test-hooks",
         "--password-iterations",
         "REFRESH_BACKEND_PASSWORD_ITERATIONS",
+        "--oauth-client-id",
+        "REFRESH_BACKEND_OAUTH_CLIENT_IDS",
+        "--oauth-access-token-lifetime",
+        "REFRESH_BACKEND_OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS",
+        "--oauth-refresh-token-lifetime",
+        "REFRESH_BACKEND_OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS",
+        "--oauth-scopes",
+        "REFRESH_BACKEND_OAUTH_SCOPES",
         "--max-connections",
         "REFRESH_BACKEND_MAX_CONNECTIONS",
         "--header-timeout",
@@ -360,7 +368,7 @@ fn flush_expired_tokens_command_purges_without_orphans() {
     );
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "deleted 2 expired outstanding tokens and 1 blacklisted tokens\n"
+        "deleted 2 expired outstanding tokens and 1 blacklisted tokens; 0 OAuth refresh tokens and 0 OAuth access tokens\n"
     );
     let counts = SqliteStore::open(&db).unwrap().counts().unwrap();
     assert_eq!(

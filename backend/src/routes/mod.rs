@@ -8,6 +8,7 @@ pub mod data;
 mod exchange;
 mod methods;
 pub mod metrics;
+pub mod oauth_token;
 mod request_data;
 pub mod test_hooks;
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    FlushReport, OutstandingToken, Rotation, RotationOutcome, StoreCounts, StoreError, TokenStore,
-    User,
+    sqlite_oauth, FlushReport, OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue,
+    OAuthRefreshState, OAuthRotation, OAuthRotationOutcome, OutstandingToken, Rotation,
+    RotationOutcome, StoreCounts, StoreError, TokenStore, User,
 };
 use crate::clock::Timestamp;
 
@@ -118,6 +119,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -8192)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(sqlite_oauth::SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(32);
         let conn = Arc::new(Mutex::new(conn));
         let checkpointer = if in_memory {
@@ -192,6 +194,12 @@ fn immediate<T>(
             Err(e)
         }
     }
+}
+
+/// The one number a `SELECT COUNT(*) ...` gives.
+pub(super) fn count_rows(conn: &Connection, sql: &str) -> Result<usize, StoreError> {
+    let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 const USER_COLUMNS: &str = "id, uuid, username, password, email, first_name, last_name, is_active";
@@ -447,10 +455,7 @@ impl TokenStore for SqliteStore {
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let conn = self.conn();
-        let count = |sql: &str| -> Result<usize, StoreError> {
-            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        };
+        let count = |sql: &str| count_rows(&conn, sql);
         Ok(StoreCounts {
             outstanding: count("SELECT COUNT(*) FROM outstanding_tokens")?,
             blacklisted: count("SELECT COUNT(*) FROM blacklisted_tokens")?,
@@ -459,6 +464,41 @@ impl TokenStore for SqliteStore {
                  WHERE token_id NOT IN (SELECT id FROM outstanding_tokens)",
             )?,
         })
+    }
+
+    fn oauth_issue(&self, issue: &OAuthIssue<'_>) -> Result<(), StoreError> {
+        immediate(&self.conn(), |tx| {
+            sqlite_oauth::issue(tx, issue, issue.refresh_token, None)
+        })
+    }
+
+    fn oauth_refresh_state(&self, token: &str) -> Result<Option<OAuthRefreshState>, StoreError> {
+        sqlite_oauth::refresh_state(&self.conn(), token)
+    }
+
+    fn oauth_rotate(
+        &self,
+        rotation: &OAuthRotation<'_>,
+    ) -> Result<OAuthRotationOutcome, StoreError> {
+        immediate(&self.conn(), |tx| sqlite_oauth::rotate(tx, rotation))
+    }
+
+    fn oauth_access(&self, token: &str) -> Result<Option<OAuthAccess>, StoreError> {
+        sqlite_oauth::access(&self.conn(), token)
+    }
+
+    fn oauth_flush(
+        &self,
+        now: Timestamp,
+        refresh_lifetime: Option<Duration>,
+    ) -> Result<OAuthFlushReport, StoreError> {
+        immediate(&self.conn(), |tx| {
+            sqlite_oauth::flush(tx, now, refresh_lifetime)
+        })
+    }
+
+    fn oauth_counts(&self) -> Result<OAuthCounts, StoreError> {
+        sqlite_oauth::counts(&self.conn())
     }
 }
 
