@@ -491,3 +491,35 @@ async fn flush_clears_tokens_as_dot_cleartokens_does() {
     let counts = app.store.oauth_counts().unwrap();
     assert_eq!(counts.orphans, 0);
 }
+
+/// The test hooks' faults apply to refresh grants too: an injected 500 and
+/// 429 leave the token unused and are counted; a password grant is not a
+/// refresh and takes none.
+#[tokio::test]
+async fn armed_faults_apply_to_refresh_grants() {
+    let app = test_app(|c| {
+        dot(c);
+        c.test_hooks = true;
+    });
+    app.post_json(
+        "/api/_test/faults",
+        json!({"fail_500": 1, "fail_429": 1, "retry_after": 2}),
+    )
+    .await;
+    let (_, refresh) = oauth_login(&app).await;
+    let reply = oauth_refresh(&app, &refresh).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let reply = oauth_refresh(&app, &refresh).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    assert_eq!(oauth_refresh(&app, &refresh).await.status, StatusCode::OK);
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(&metrics, "refresh_requests_total{outcome=\"injected_500\"}"),
+        1
+    );
+    assert_eq!(
+        metric(&metrics, "refresh_requests_total{outcome=\"injected_429\"}"),
+        1
+    );
+}
