@@ -235,6 +235,16 @@ async fn arm(addr: std::net::SocketAddr, plan: serde_json::Value) {
     assert_eq!(reply.status, 200);
 }
 
+/// Sends `bytes` on a new connection, which must close without a byte.
+async fn assert_answer_lost(addr: std::net::SocketAddr, bytes: &[u8]) {
+    let mut conn = Connection::open(addr).await.unwrap();
+    conn.send(bytes).await.unwrap();
+    assert!(matches!(
+        conn.receive().await.unwrap(),
+        Received::ClosedEmpty
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_response_commits_then_closes_without_a_byte() {
     let (config, ..) = config_with(hooked_with_grace);
@@ -249,12 +259,7 @@ async fn lost_response_commits_then_closes_without_a_byte() {
         &[("Cookie", &cookie)],
         b"",
     );
-    let mut conn = Connection::open(addr).await.unwrap();
-    conn.send(&bytes).await.unwrap();
-    assert!(matches!(
-        conn.receive().await.unwrap(),
-        Received::ClosedEmpty
-    ));
+    assert_answer_lost(addr, &bytes).await;
     // The rotation happened: the old cookie is now a grace reuse, and the
     // retry is answered normally (the fault was used up).
     let mut conn = Connection::open(addr).await.unwrap();
@@ -352,12 +357,7 @@ async fn lost_oauth_answer_is_recovered_within_the_grace_period() {
     arm(addr, json!({"lost_response": 1})).await;
     let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=spa");
     let bytes = request("POST", "/o/token/", &form, body.as_bytes());
-    let mut conn = Connection::open(addr).await.unwrap();
-    conn.send(&bytes).await.unwrap();
-    assert!(matches!(
-        conn.receive().await.unwrap(),
-        Received::ClosedEmpty
-    ));
+    assert_answer_lost(addr, &bytes).await;
     let mut conn = Connection::open(addr).await.unwrap();
     let first_retry = conn.exchange(&bytes).await.unwrap();
     let second_retry = conn.exchange(&bytes).await.unwrap();
