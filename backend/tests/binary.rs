@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::http::{request, scrape_metrics, Connection, SHORT_BODY};
 use common::*;
-use refresh_backend::store::OutstandingToken;
+use refresh_backend::store::{OAuthIssue, OutstandingToken};
 use refresh_backend::{SqliteStore, Timestamp, TokenStore};
 use serde_json::json;
 
@@ -356,9 +356,33 @@ fn flush_expired_tokens_command_purges_without_orphans() {
         store
             .blacklist(&token("live-blacklisted", i64::MAX / 2), now)
             .unwrap();
+        // DOT's tables: one grant whose access token expired long ago, one
+        // still alive.
+        let user = store.upsert_user("u", "h").unwrap();
+        for (name, expires_at) in [("old", 100), ("live", i64::MAX / 2_000_000)] {
+            let access = format!("access-{name}");
+            let refresh = format!("refresh-{name}");
+            store
+                .oauth_issue(&OAuthIssue {
+                    user_pk: user.pk,
+                    client_id: "spa",
+                    scope: "read",
+                    access_token: &access,
+                    refresh_token: &refresh,
+                    access_expires_at: Timestamp::from_secs(expires_at),
+                })
+                .unwrap();
+        }
     }
+    // The OAuth refresh lifetime is DOT's REFRESH_TOKEN_EXPIRE_SECONDS.
     let output = Command::new(BIN)
-        .args(["--db", db.to_str().unwrap(), "flush-expired-tokens"])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "flush-expired-tokens",
+            "--oauth-refresh-token-lifetime",
+            "1d",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -368,11 +392,14 @@ fn flush_expired_tokens_command_purges_without_orphans() {
     );
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "deleted 2 expired outstanding tokens and 1 blacklisted tokens; 0 OAuth refresh tokens and 0 OAuth access tokens\n"
+        "deleted 2 expired outstanding tokens and 1 blacklisted tokens; 1 OAuth refresh tokens and 1 OAuth access tokens\n"
     );
-    let counts = SqliteStore::open(&db).unwrap().counts().unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    let counts = store.counts().unwrap();
     assert_eq!(
         (counts.outstanding, counts.blacklisted, counts.orphans),
         (1, 1, 0)
     );
+    let counts = store.oauth_counts().unwrap();
+    assert_eq!((counts.access, counts.refresh, counts.orphans), (1, 1, 0));
 }

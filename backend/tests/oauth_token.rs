@@ -334,6 +334,13 @@ async fn grace_period_repeats_the_same_pair_until_it_is_used() {
         ),
         1
     );
+    // The grace flag needs no SimpleJWT rotation with an OAuth client, and
+    // leaves SimpleJWT's endpoints at SimpleJWT's default: no rotation.
+    let (_, jwt_refresh) = app.login().await;
+    let reply = app.refresh(&jwt_refresh).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json().get("refresh"), None);
+    assert_eq!(app.refresh(&jwt_refresh).await.status, StatusCode::OK);
 }
 
 /// `REFRESH_TOKEN_REUSE_PROTECTION`: a used token outside the window
