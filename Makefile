@@ -25,7 +25,7 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers -
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
+.PHONY: help setup postgres test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
 
 help:
 	@echo "make demo   set up, build, start the demo page and its two reference backends"
@@ -77,7 +77,16 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 
-test-native:
+## The backend's PostgreSQL tests start throw-away clusters of their own
+## (under target/, on a free loopback port, as the postgres user when run as
+## root); this only installs the server from Debian when it is missing.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
+	fi
+
+test-native: postgres
 	cargo test --workspace
 
 ## wasm-bindgen-test-runner's own file server (tiny_http) now and then never

@@ -38,4 +38,4 @@ pub use password::hash as hash_password;
 pub use server::{serve, ConnectionLimits};
 pub use settings::{Cli, Command, Settings};
 pub use static_files::StaticMount;
-pub use store::{SqliteStore, TokenStore};
+pub use store::{PostgresStore, SqliteStore, TokenStore};

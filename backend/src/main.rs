@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use refresh_backend::store::TokenStore;
 use refresh_backend::{app, serve, Cli, Clock, Command, Settings, SystemClock};
 use tokio::net::TcpListener;
 

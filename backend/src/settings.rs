@@ -17,7 +17,7 @@ use crate::config::{parse_duration, Config, OAuthConfig, UserIdField};
 use crate::jwt::SigningKeys;
 use crate::server::ConnectionLimits;
 use crate::static_files::StaticMount;
-use crate::store::{SqliteStore, TokenStore};
+use crate::store::{PostgresStore, SqliteStore, TokenStore};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -106,7 +106,7 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_WORKERS", value_name = "N")]
     pub workers: Option<std::num::NonZeroUsize>,
 
-    /// SQLite database file, or :memory:.
+    /// SQLite database file, or :memory:, or a PostgreSQL URL (postgres://user@host:port/db) shared by several instances.
     #[arg(
         long,
         env = "REFRESH_BACKEND_DB",
@@ -114,6 +114,16 @@ pub struct Settings {
         global = true
     )]
     pub db: PathBuf,
+
+    /// Connections to PostgreSQL per instance (ignored for SQLite).
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_DB_POOL",
+        value_name = "N",
+        default_value = "4",
+        global = true
+    )]
+    pub db_pool: std::num::NonZeroUsize,
 
     /// ACCESS_TOKEN_LIFETIME.
     #[arg(long, env = "REFRESH_BACKEND_ACCESS_TOKEN_LIFETIME", default_value = "5m", value_parser = parse_duration)]
@@ -299,12 +309,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Opens the configured database.
+    /// Opens the configured database: PostgreSQL for a `postgres://` (or
+    /// `postgresql://`) URL, else the SQLite file (or `:memory:`).
     ///
     /// # Errors
-    /// A message naming the file when it cannot be opened.
-    pub fn open_store(&self) -> Result<SqliteStore, String> {
-        SqliteStore::open(&self.db).map_err(|e| format!("{}: {e}", self.db.display()))
+    /// A message naming the file (never the URL, which may hold a password)
+    /// when it cannot be opened.
+    pub fn open_store(&self) -> Result<Arc<dyn TokenStore>, String> {
+        let db = self.db.to_string_lossy();
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            let store = PostgresStore::connect(&db, self.db_pool.get())
+                .map_err(|e| format!("the PostgreSQL database: {e}"))?;
+            return Ok(Arc::new(store));
+        }
+        let store =
+            SqliteStore::open(&self.db).map_err(|e| format!("{}: {e}", self.db.display()))?;
+        Ok(Arc::new(store))
     }
 
     /// What the accept loop lets clients hold.
@@ -374,7 +394,6 @@ impl Settings {
                 "refresh-backend: no --signing-key given; tokens are signed with a random key that lasts as long as this process"
             );
         }
-        let store: Arc<dyn TokenStore> = Arc::new(store);
         let mut config = Config::new(store, keys);
         config.access_token_lifetime = self.access_token_lifetime;
         config.refresh_token_lifetime = self.refresh_token_lifetime;

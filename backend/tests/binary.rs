@@ -212,6 +212,8 @@ fn help_documents_every_flag() {
         "--test-hooks",
         "--password-iterations",
         "REFRESH_BACKEND_PASSWORD_ITERATIONS",
+        "--db-pool",
+        "REFRESH_BACKEND_DB_POOL",
         "--oauth-client-id",
         "REFRESH_BACKEND_OAUTH_CLIENT_IDS",
         "--oauth-access-token-lifetime",

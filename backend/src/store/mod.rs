@@ -9,6 +9,7 @@
 //! reuse detection follows to the live head of the chain.
 
 mod oauth;
+mod postgres;
 mod sqlite;
 mod sqlite_oauth;
 
@@ -21,6 +22,7 @@ pub use oauth::{
     OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue, OAuthPair, OAuthRefreshState,
     OAuthRotation, OAuthRotationOutcome,
 };
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A user, as dj-rest-auth's `UserDetailsSerializer` shows one.
@@ -132,8 +134,11 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     /// The operating system gave no randomness for a new UUID.
     Randomness(String),
-    /// The checkpoint thread could not be started.
+    /// The checkpoint thread (or the PostgreSQL I/O runtime) could not be
+    /// started.
     Thread(String),
+    /// PostgreSQL refused or failed.
+    Postgres(String),
 }
 
 impl fmt::Display for StoreError {
@@ -141,7 +146,8 @@ impl fmt::Display for StoreError {
         match self {
             Self::Sqlite(e) => write!(f, "sqlite: {e}"),
             Self::Randomness(e) => write!(f, "no randomness: {e}"),
-            Self::Thread(e) => write!(f, "cannot start the checkpoint thread: {e}"),
+            Self::Thread(e) => write!(f, "cannot start a store thread: {e}"),
+            Self::Postgres(e) => write!(f, "postgres: {e}"),
         }
     }
 }

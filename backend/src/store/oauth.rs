@@ -126,3 +126,10 @@ pub struct OAuthCounts {
     /// tokens pointing at a refresh token that is gone (must stay 0).
     pub orphans: usize,
 }
+
+/// The `cleartokens` cutoff: `now` minus the refresh token lifetime, in
+/// microseconds (the stores' unit).
+pub fn flush_cutoff(now: Timestamp, refresh_lifetime: Duration) -> i64 {
+    now.micros()
+        .saturating_sub(i64::try_from(refresh_lifetime.as_micros()).unwrap_or(i64::MAX))
+}

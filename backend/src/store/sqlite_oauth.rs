@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::oauth::{
-    OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue, OAuthPair, OAuthRefreshState,
-    OAuthRotation, OAuthRotationOutcome,
+    flush_cutoff, OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue, OAuthPair,
+    OAuthRefreshState, OAuthRotation, OAuthRotationOutcome,
 };
 use super::sqlite::count_rows;
 use super::StoreError;
@@ -228,9 +228,7 @@ pub fn flush(
 ) -> Result<OAuthFlushReport, StoreError> {
     let mut report = OAuthFlushReport::default();
     if let Some(lifetime) = refresh_lifetime {
-        let cutoff = now
-            .micros()
-            .saturating_sub(i64::try_from(lifetime.as_micros()).unwrap_or(i64::MAX));
+        let cutoff = flush_cutoff(now, lifetime);
         let stale = "SELECT id FROM oauth_refresh_tokens WHERE revoked_at_us < ?1
              OR access_token_id IN (SELECT id FROM oauth_access_tokens WHERE expires_at_us < ?1)";
         conn.execute(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
