@@ -279,3 +279,131 @@ async fn postgres_store_keeps_the_sqlite_semantics() {
     assert_eq!(store.oauth_counts().unwrap().orphans, 0);
     drop(cluster);
 }
+
+/// One `refresh-backend` process on the database; killed when dropped.
+struct Instance {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Instance {
+    fn start(url: &str) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refresh-backend"))
+            .args(["--addr", "127.0.0.1:0", "--db", url, "--db-pool", "2"])
+            .args([
+                "--signing-key",
+                "test-only-shared-key",
+                "--user",
+                "alice:wonderland",
+            ])
+            .args([
+                "--rotate-refresh-tokens",
+                "--blacklist-after-rotation",
+                "--atomic-rotation",
+            ])
+            .env("REFRESH_BACKEND_PASSWORD_ITERATIONS", "2")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Self { child, addr }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Our own child, by its PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An instance killed in the middle of a burst loses no committed
+/// rotation: the others keep serving, one successor was committed, and it
+/// is the token that works, whether or not its answer got out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_burst_loses_no_committed_rotation() {
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start("killed"))
+        .await
+        .unwrap();
+    let url = tokio::task::block_in_place(|| cluster.database("killed"));
+    let mut instances: Vec<Instance> = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || (0..3).map(|_| Instance::start(&url)).collect())
+            .await
+            .unwrap()
+    };
+    let addrs: Vec<SocketAddr> = instances.iter().map(|i| i.addr).collect();
+    let refresh = login(addrs[1]).await;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let addr = addrs[i % addrs.len()];
+        let body = json!({"refresh": refresh}).to_string();
+        tasks.spawn(async move {
+            let mut conn = Connection::open(addr).await?;
+            conn.exchange(&request(
+                "POST",
+                "/api/token/refresh/",
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            ))
+            .await
+        });
+    }
+    // Mid-burst: the first instance dies with whatever it had in flight.
+    drop(instances.remove(0));
+    let mut answered = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        if let Ok(reply) = result.unwrap() {
+            assert!(reply.status < 500, "{:?}", reply.json());
+            answered.push(reply);
+        }
+    }
+    let successes: Vec<_> = answered.iter().filter(|r| r.status == 200).collect();
+    assert!(successes.len() <= 1, "{} successes", successes.len());
+
+    // The database holds the login token and exactly one successor.
+    let committed: Vec<String> = {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query("SELECT token FROM outstanding_tokens ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    assert_eq!(committed.len(), 2, "one rotation committed");
+    let successor = &committed[1];
+    if let Some(winner) = successes.first() {
+        assert_eq!(winner.json()["refresh"], json!(successor));
+    }
+    for addr in &addrs[1..] {
+        let spent = post(*addr, "/api/token/refresh/", json!({"refresh": refresh})).await;
+        assert_eq!(spent.status, 401);
+    }
+    let next = post(
+        addrs[2],
+        "/api/token/refresh/",
+        json!({"refresh": successor}),
+    )
+    .await;
+    assert_eq!(next.status, 200, "the committed successor works");
+    drop(instances);
+    drop(cluster);
+}

@@ -106,12 +106,19 @@ impl PostgresStore {
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         let mut clients = Vec::new();
         for _ in 0..pool.max(1) {
-            let (client, connection) = runtime.block_on(tokio_postgres::connect(url, NoTls))?;
-            runtime.spawn(async move {
-                // The connection ends with its client; an error ends it too,
-                // and the calls on that client then fail one by one.
-                let _ = connection.await;
-            });
+            // Spawned and waited for rather than `block_on`, which panics
+            // when the caller is itself inside a runtime (as `main` is).
+            let url = url.to_owned();
+            let connected = wait(runtime.spawn(async move {
+                let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+                tokio::spawn(async move {
+                    // The connection ends with its client; an error ends it
+                    // too, and the calls on that client then fail one by one.
+                    let _ = connection.await;
+                });
+                Ok::<_, tokio_postgres::Error>(client)
+            }));
+            let client = connected.map_err(|e| StoreError::Thread(e.to_string()))??;
             clients.push(tokio::sync::Mutex::new(client));
         }
         let store = Self {
