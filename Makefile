@@ -25,7 +25,7 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers -
 
 PKG := pkg
 
-.PHONY: help setup test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
+.PHONY: help setup postgres bench-backend test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
 
 help:
 	@echo "make demo   set up, build, start the demo page and its two reference backends"
@@ -79,7 +79,16 @@ lint:
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
 
-test-native:
+## The backend's PostgreSQL tests start throw-away clusters of their own
+## (under target/, on a free loopback port, as the postgres user when run as
+## root); this only installs the server from Debian when it is missing.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
+	fi
+
+test-native: postgres
 	cargo test --workspace
 
 ## wasm-bindgen-test-runner's own file server (tiny_http) now and then never
@@ -161,10 +170,30 @@ bench-loading: pkg
 ## Benchmarks, never assertions: what a browser downloads, the client's
 ## overhead against raw fetch and time to drain a burst (Chromium against the
 ## backend), the backend's refresh throughput and latency.
-bench: build
+bench: build postgres
 	cargo build --profile server -p refresh-backend
 	node www/bench/client.bench.mjs
-	cargo bench -p refresh-backend --bench refresh_throughput
+	$(MAKE) --no-print-directory bench-backend
+
+## The backend benchmark on SQLite, then on a throw-away PostgreSQL cluster
+## (target/bench-pg, a free loopback port, run as postgres when root, stopped
+## through its PID file however the bench ends) with 1 and 3 instances.
+## synchronous_commit=off is the durability of the SQLite store's
+## synchronous=NORMAL: a crash loses nothing, a power cut the last commits.
+PG_BIN = $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
+PG_AS = $(if $(SUDO),,runuser -u postgres --)
+BENCH_PG := $(CURDIR)/target/bench-pg
+bench-backend:
+	rm -rf $(BENCH_PG) && mkdir -p $(BENCH_PG)
+	$(if $(PG_AS),chown postgres:postgres $(BENCH_PG))
+	$(PG_AS) $(PG_BIN)/initdb --auth=trust --username=postgres --no-sync -D $(BENCH_PG)/data >/dev/null
+	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	$(PG_AS) $(PG_BIN)/pg_ctl -D $(BENCH_PG)/data -l $(BENCH_PG)/log -w \
+		-o "-h 127.0.0.1 -p $$port -k $(BENCH_PG) -c synchronous_commit=off" start >/dev/null; \
+	trap '$(PG_AS) $(PG_BIN)/pg_ctl -D $(BENCH_PG)/data -m fast -w stop >/dev/null; rm -rf $(BENCH_PG)' EXIT; \
+	$(PG_BIN)/psql -q -h 127.0.0.1 -p $$port -U postgres -c 'CREATE DATABASE bench'; \
+	REFRESH_BACKEND_BENCH_POSTGRES=postgres://postgres@127.0.0.1:$$port/bench \
+		cargo bench -p refresh-backend --bench refresh_throughput
 
 clean:
 	cargo clean

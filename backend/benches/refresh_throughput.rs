@@ -79,17 +79,24 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &Path, db: &Path) -> Self {
+    /// A server on `db` (a file, or a PostgreSQL URL); instances on one
+    /// PostgreSQL share `signing_key`.
+    fn start(binary: &Path, db: &std::ffi::OsStr, signing_key: &str, workers: &[&str]) -> Self {
         let mut child = Command::new(binary)
             .args(["--addr", "127.0.0.1:0", "--db"])
             .arg(db)
-            .args(workers_flag())
+            .args(["--signing-key", signing_key])
+            .args(workers)
             .args([
                 "--rotate-refresh-tokens",
                 "--blacklist-after-rotation",
                 "--user",
                 "bench:bench-password",
             ])
+            // Each client logs in once, before the clock starts; Django's
+            // million PBKDF2 rounds would only delay the start. (An
+            // environment variable, so older binaries can be compared.)
+            .env("REFRESH_BACKEND_PASSWORD_ITERATIONS", "1000")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -218,14 +225,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-fn main() {
-    let binary = server_binary();
-    let dir = std::env::temp_dir().join(format!("refresh-backend-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = Server::start(&binary, &dir.join("bench.db"));
+/// A signing key for this run only, shared by its instances.
+fn run_key() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn print_header(what: &str) {
     println!(
-        "refresh throughput: chained refreshes, rotation + blacklist, SQLite on disk, HTTP/1.1 keep-alive, {}s per case",
+        "refresh throughput: chained refreshes, rotation + blacklist, {what}, HTTP/1.1 keep-alive, {}s per case",
         MEASURE.as_secs()
     );
     println!(
@@ -239,44 +248,69 @@ fn main() {
         "server µs",
         "client µs"
     );
+}
+
+/// One case: `clients` clients spread round-robin over `servers`; prints
+/// its row. The server CPU column is the sum over the servers.
+fn run_case(runtime: &tokio::runtime::Runtime, servers: &[Server], clients: usize) {
+    let server_cpu = || -> Duration { servers.iter().map(Server::cpu_time).sum() };
+    let cpu_before = server_cpu();
+    let client_before = cpu_time("self");
+    let (mut latencies, failures) = runtime.block_on(async {
+        let barrier = Arc::new(Barrier::new(clients));
+        let window = Arc::new(std::sync::OnceLock::new());
+        let tasks: Vec<_> = (0..clients)
+            .map(|i| {
+                let addr = servers[i % servers.len()].addr;
+                tokio::spawn(client(addr, barrier.clone(), window.clone()))
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut failures = 0;
+        for task in tasks {
+            let (latencies, failed) = task.await.unwrap();
+            all.extend(latencies);
+            failures += failed;
+        }
+        (all, failures)
+    });
+    // Includes the warm-up and the logins: an upper bound per refresh.
+    let cpu = server_cpu().saturating_sub(cpu_before);
+    let client_cpu = cpu_time("self").saturating_sub(client_before);
+    latencies.sort();
+    let throughput = latencies.len() as f64 / MEASURE.as_secs_f64();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let total = latencies.len() as f64 * (1.0 + WARMUP.as_secs_f64() / MEASURE.as_secs_f64());
+    println!(
+        "{clients:>8} {throughput:>12.0} {:>10.3} {:>10.3} {:>10.3} {failures:>9} {:>11.0} {:>11.0}",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        cpu.as_secs_f64() * 1e6 / total.max(1.0),
+        client_cpu.as_secs_f64() * 1e6 / total.max(1.0),
+    );
+}
+
+fn main() {
+    let binary = server_binary();
+    let key = run_key();
+    let dir = std::env::temp_dir().join(format!("refresh-backend-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     // The client gets one thread, the server the rest of the machine.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let server = Server::start(
+        &binary,
+        dir.join("bench.db").as_os_str(),
+        &key,
+        &workers_flag(),
+    );
+    print_header("SQLite on disk");
     for clients in CLIENTS {
-        let cpu_before = server.cpu_time();
-        let client_before = cpu_time("self");
-        let (mut latencies, failures) = runtime.block_on(async {
-            let barrier = Arc::new(Barrier::new(clients));
-            let window = Arc::new(std::sync::OnceLock::new());
-            let tasks: Vec<_> = (0..clients)
-                .map(|_| tokio::spawn(client(server.addr, barrier.clone(), window.clone())))
-                .collect();
-            let mut all = Vec::new();
-            let mut failures = 0;
-            for task in tasks {
-                let (latencies, failed) = task.await.unwrap();
-                all.extend(latencies);
-                failures += failed;
-            }
-            (all, failures)
-        });
-        // Includes the warm-up and the logins: an upper bound per refresh.
-        let cpu = server.cpu_time().saturating_sub(cpu_before);
-        let client_cpu = cpu_time("self").saturating_sub(client_before);
-        latencies.sort();
-        let throughput = latencies.len() as f64 / MEASURE.as_secs_f64();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let total = latencies.len() as f64 * (1.0 + WARMUP.as_secs_f64() / MEASURE.as_secs_f64());
-        println!(
-            "{clients:>8} {throughput:>12.0} {:>10.3} {:>10.3} {:>10.3} {failures:>9} {:>11.0} {:>11.0}",
-            ms(percentile(&latencies, 0.50)),
-            ms(percentile(&latencies, 0.99)),
-            ms(latencies.last().copied().unwrap_or_default()),
-            cpu.as_secs_f64() * 1e6 / total.max(1.0),
-            client_cpu.as_secs_f64() * 1e6 / total.max(1.0),
-        );
+        run_case(&runtime, std::slice::from_ref(&server), clients);
     }
     println!(
         "server peak RSS (VmHWM): {:.1} MiB",
@@ -284,4 +318,22 @@ fn main() {
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+
+    // PostgreSQL, when given a database to use (make bench starts one):
+    // one instance, then three on the same database.
+    let Some(url) = std::env::var_os("REFRESH_BACKEND_BENCH_POSTGRES") else {
+        return;
+    };
+    // A store call waits for PostgreSQL on its worker thread, so each
+    // instance gets as many workers as connections (the default pool, 4)
+    // to keep that many refreshes in flight.
+    for instances in [1, 3] {
+        let servers: Vec<Server> = (0..instances)
+            .map(|_| Server::start(&binary, &url, &key, &["--workers", "4"]))
+            .collect();
+        print_header(&format!("PostgreSQL, {instances} instance(s)"));
+        for clients in [16, 64] {
+            run_case(&runtime, &servers, clients);
+        }
+    }
 }

@@ -4,21 +4,22 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::clock::{http_date, AdjustableClock};
 use crate::config::Config;
 use crate::cors::cors;
-use crate::error::ApiError;
+use crate::error::{ApiError, Unchallenged};
 use crate::faults::Faults;
 use crate::jwt::TokenCodec;
 use crate::metrics::Metrics;
-use crate::routes::{body_mode, cookie_mode, data, metrics, only, test_hooks};
+use crate::routes::{body_mode, cookie_mode, data, metrics, oauth_token, only, test_hooks};
 use crate::static_files;
 
 /// What every handler shares: the config, the token codec built from its
@@ -88,7 +89,8 @@ pub fn app(mut config: Config) -> Router {
         )
         .route(
             "/api/auth/logout/",
-            post(cookie_mode::logout).fallback(only(post_only, "Logout")),
+            // dj-rest-auth's view has `get` (405 unless ACCOUNT_LOGOUT_ON_GET).
+            post(cookie_mode::logout).fallback(only("GET, HEAD, OPTIONS, POST", "Logout")),
         )
         .route(
             "/api/data/{n}/",
@@ -100,6 +102,12 @@ pub fn app(mut config: Config) -> Router {
             "/metrics",
             get(metrics::render).fallback(only("GET, HEAD, OPTIONS", "Metrics")),
         );
+    if !state.config.oauth.clients.is_empty() {
+        router = router.route(
+            "/o/token/",
+            post(oauth_token::token).fallback(oauth_token::other),
+        );
+    }
     if state.config.test_hooks {
         router = router.route(
             "/api/_test/faults",
@@ -117,21 +125,24 @@ pub fn app(mut config: Config) -> Router {
     }
     router
         .fallback(static_or_not_found)
+        // A stalled body fails its read (408 from the handler); a request
+        // that takes too long as a whole is answered 408 here.
+        .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(map_response_with_state(state.clone(), www_authenticate))
         .layer(map_response_with_state(state.clone(), date_from_own_clock))
         .layer(from_fn_with_state(state.clone(), cors))
         .with_state(state)
 }
 
-async fn static_or_not_found(
-    State(state): State<SharedState>,
-    method: Method,
-    uri: Uri,
-) -> Response {
+async fn static_or_not_found(State(state): State<SharedState>, request: Request) -> Response {
     if state.config.static_mounts.is_empty() {
         return ApiError::NotFound.into_response();
     }
-    static_files::serve(&state.config.static_mounts, &method, &uri).await
+    static_files::serve(&state.config.static_mounts, request).await
 }
 
 /// The `Date` of every answer comes from the clock the tokens are stamped
@@ -146,11 +157,13 @@ async fn date_from_own_clock(State(state): State<SharedState>, mut response: Res
     response
 }
 
-/// DRF sets `WWW-Authenticate` on every 401, with the first accepted scheme
-/// (`Bearer realm="api"` by default); here it is done once for all routes.
+/// DRF sets `WWW-Authenticate` on every 401 it raises, with the first
+/// accepted scheme (`Bearer realm="api"` by default); here it is done once
+/// for all routes. 401s a view writes by hand ([`Unchallenged`]) get none.
 async fn www_authenticate(State(state): State<SharedState>, mut response: Response) -> Response {
     if response.status() == StatusCode::UNAUTHORIZED
         && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+        && response.extensions().get::<Unchallenged>().is_none()
     {
         let scheme = state
             .config

@@ -97,10 +97,16 @@ impl AppState {
             Credentials::Token(raw) => raw,
             Credentials::None => return Err(ApiError::NotAuthenticated),
         };
-        let decoded = self
-            .codec
-            .decode(&raw, self.config.clock.now())
-            .map_err(ApiError::AccessToken)?;
+        let decoded = match self.codec.decode(&raw, self.config.clock.now()) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                // Not a JWT: perhaps an opaque access token from /o/token/.
+                if let Some(user) = self.oauth_access_user(&raw)? {
+                    return Ok(user);
+                }
+                return Err(ApiError::AccessToken(error));
+            }
+        };
         decoded
             .check(Some(TokenType::Access))
             .map_err(ApiError::AccessToken)?;

@@ -6,6 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
+use tower_http::timeout::TimeoutError;
 
 use crate::error::{ApiError, BODY_LIMIT};
 
@@ -26,8 +27,15 @@ pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiE
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::PayloadTooLarge),
+        Err(e) if caused_by::<TimeoutError>(&*e) => Err(ApiError::BodyTimeout),
         Err(_) => Err(ApiError::BodyUnreadable),
     }
+}
+
+/// Whether `E` is anywhere in the chain of `error`'s sources (the body
+/// timeout arrives wrapped in axum's and the limit's errors).
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<E>())
 }
 
 /// The request's `Content-Type`, or an empty string.
@@ -65,7 +73,7 @@ pub fn parse_data(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Form fields; a repeated key keeps its last value, as `QueryDict[key]` does.
-fn parse_form(bytes: &[u8]) -> Map<String, Value> {
+pub fn parse_form(bytes: &[u8]) -> Map<String, Value> {
     let mut map = Map::new();
     for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut kv = pair.splitn(2, |b| *b == b'=');
@@ -144,11 +152,6 @@ impl Fields {
             "non_field_errors",
             &format!("Invalid data. Expected a dictionary, but got {type_name}."),
         ))
-    }
-
-    /// Whether the field is present at all.
-    pub fn contains(&self, name: &str) -> bool {
-        self.data.contains_key(name)
     }
 
     /// A DRF `CharField` (`trim_whitespace=True`, `allow_blank` as given):

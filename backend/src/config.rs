@@ -37,6 +37,36 @@ impl FromStr for UserIdField {
     }
 }
 
+/// Django OAuth Toolkit's `/o/token/`, mounted when there is a client.
+/// The grace window, reuse protection and atomic rotation are the
+/// [`Config`]'s, shared with the SimpleJWT endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthConfig {
+    /// Registered public clients (DOT applications of type public).
+    /// Defaults to none: no `/o/token/`.
+    pub clients: Vec<String>,
+    /// `ACCESS_TOKEN_EXPIRE_SECONDS`. Defaults to 36 000 s, DOT's.
+    pub access_token_lifetime: Duration,
+    /// `REFRESH_TOKEN_EXPIRE_SECONDS`, which only `flush-expired-tokens`
+    /// reads, as DOT's `cleartokens` does. Defaults to none, DOT's.
+    pub refresh_token_lifetime: Option<Duration>,
+    /// The scopes there are, all of them granted when none is asked for
+    /// (`SCOPES` with `DEFAULT_SCOPES = ["__all__"]`). Defaults to `read`,
+    /// `write`, DOT's.
+    pub scopes: Vec<String>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            access_token_lifetime: Duration::from_secs(36_000),
+            refresh_token_lifetime: None,
+            scopes: vec!["read".to_owned(), "write".to_owned()],
+        }
+    }
+}
+
 /// Everything [`crate::app`] needs. Build one with [`Config::new`] and adjust
 /// the public fields.
 #[derive(Clone)]
@@ -96,6 +126,14 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Mount `/api/_test/faults`. Defaults to false.
     pub test_hooks: bool,
+    /// The longest wait for the next piece of a request body; a body that
+    /// stalls longer is answered 408. Defaults to 10 s.
+    pub body_timeout: Duration,
+    /// The longest a request may take from its head to its answer, body,
+    /// `delay_ms` and injected delays included; then 408. Defaults to 30 s.
+    pub request_timeout: Duration,
+    /// Django OAuth Toolkit's token endpoint. Defaults to off.
+    pub oauth: OAuthConfig,
     /// Users, outstanding and blacklisted tokens. No default: [`Config::new`] takes it.
     pub store: Arc<dyn TokenStore>,
     /// Where "now" comes from. Defaults to [`SystemClock`].
@@ -126,15 +164,28 @@ impl Config {
             static_mounts: Vec::new(),
             cors_origins: Vec::new(),
             test_hooks: false,
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            oauth: OAuthConfig::default(),
             store,
             clock: Arc::new(SystemClock),
         }
     }
 
     /// Whether refreshes go through the store's single-transaction rotation
-    /// instead of SimpleJWT's check-then-blacklist sequence.
+    /// instead of SimpleJWT's (or DOT's) check-then-write sequence.
     pub(crate) fn transactional_rotation(&self) -> bool {
         self.atomic_rotation || self.rotation_grace.is_some() || self.reuse_detection
+    }
+
+    /// Whether SimpleJWT's endpoints rotate in one transaction: asked for,
+    /// and with the rotation and blacklist it builds on (without them the
+    /// flags are for `/o/token/` only).
+    pub(crate) fn transactional_simplejwt_rotation(&self) -> bool {
+        self.transactional_rotation()
+            && self.rotate_refresh_tokens
+            && self.blacklist_after_rotation
+            && self.blacklist_store
     }
 
     /// Checks that the beyond-SimpleJWT options have what they build on.
@@ -142,7 +193,8 @@ impl Config {
     /// # Errors
     /// Returns a message naming the flag when atomic rotation, a grace window
     /// or reuse detection is asked for without rotation, blacklisting after
-    /// rotation and the blacklist store, since each needs all three.
+    /// rotation and the blacklist store (each needs all three), unless an
+    /// OAuth client is configured, since DOT always rotates.
     pub fn validate(&self) -> Result<(), String> {
         let needs_store = [
             (self.atomic_rotation, "--atomic-rotation"),
@@ -151,6 +203,7 @@ impl Config {
         ];
         for (on, flag) in needs_store {
             if on
+                && self.oauth.clients.is_empty()
                 && !(self.rotate_refresh_tokens
                     && self.blacklist_after_rotation
                     && self.blacklist_store)
@@ -207,6 +260,9 @@ impl fmt::Debug for Config {
             .field("static_mounts", &self.static_mounts)
             .field("cors_origins", &self.cors_origins)
             .field("test_hooks", &self.test_hooks)
+            .field("body_timeout", &self.body_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
 }

@@ -1,9 +1,16 @@
 //! The `access` and `refresh` cookies of dj-rest-auth's cookie mode (their
 //! names configurable as `JWT_AUTH_COOKIE` and `JWT_AUTH_REFRESH_COOKIE`):
-//! `Set-Cookie` lines shaped as Django writes them, and `Cookie` parsing as
-//! Django's `parse_cookie` does it.
+//! `Set-Cookie` lines shaped as Django writes them, and `Cookie` headers
+//! read with the `cookie` crate as Django's `parse_cookie` reads them.
+//!
+//! The `Set-Cookie` lines stay written by hand: the `cookie` crate puts the
+//! attributes in an order of its own (`HttpOnly; SameSite=Lax; Path=/;
+//! Max-Age=..; Expires=..`), and these lines are Django's byte for byte
+//! (Python's `SimpleCookie` sorts them: `expires`, `HttpOnly`, `Max-Age`,
+//! `Path`, `SameSite`, `Secure`).
 
 use axum::http::{header, HeaderMap, HeaderValue};
+use cookie::Cookie;
 
 use crate::clock::{http_date, Timestamp};
 
@@ -61,27 +68,18 @@ pub fn delete_auth_cookies(headers: &mut HeaderMap, names: [&str; 2], secure: bo
     }
 }
 
-/// The value of cookie `name`, the last one winning as in Django. Garbage
-/// chunks are skipped, never an error.
+/// The value of cookie `name`, the last one winning as in Django's
+/// `parse_cookie`, surrounding quotes taken off. Chunks that are no cookie
+/// (no `=`, no name) are skipped, never an error.
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut found = None;
-    for line in headers.get_all(header::COOKIE) {
-        let line = String::from_utf8_lossy(line.as_bytes());
-        for chunk in line.split(';') {
-            let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
-            if key.trim() == name {
-                found = Some(unquote(value.trim()).to_owned());
-            }
-        }
-    }
-    found
-}
-
-fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|line| Cookie::split_parse(String::from_utf8_lossy(line.as_bytes()).into_owned()))
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .last()
+        .map(|cookie| cookie.value_trimmed().to_owned())
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! CORS for the origins given with `--cors-origin`: credentials allowed for
 //! exactly those, nothing for anyone else (no wildcard, ever, since the
 //! auth cookies ride on these requests).
+//!
+//! Written by hand rather than with `tower-http`'s `CorsLayer`, because that
+//! layer answers every OPTIONS request as a preflight, and an OPTIONS
+//! without `Access-Control-Request-Method` is DRF's view metadata here (as
+//! django-cors-headers leaves it to the view).
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

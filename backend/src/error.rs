@@ -28,6 +28,8 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 400: the body could not be read to its end.
     BodyUnreadable,
+    /// 408: the body stalled for longer than the body timeout.
+    BodyTimeout,
     /// 401 SimpleJWT `InvalidToken` from a token endpoint:
     /// `{"detail":"Token is blacklisted","code":"token_not_valid"}`.
     Token(TokenError),
@@ -48,6 +50,9 @@ pub enum ApiError {
         /// The machine-readable code.
         code: &'static str,
     },
+    /// 401 that dj-rest-auth's logout view writes onto its response rather
+    /// than raising, so DRF adds no `WWW-Authenticate`: `{"detail": ...}`.
+    LogoutRefused(&'static str),
     /// 401 DRF `NotAuthenticated`: no credentials at all.
     NotAuthenticated,
     /// 404 `{"detail":"Not found."}`.
@@ -64,6 +69,8 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// An RFC 6749 §5.2 error from `/o/token/`, as oauthlib words it.
+    OAuth(OAuthError),
     /// 500 DRF's generic body. Injected by test hooks, or a storage or
     /// signing failure (logged to stderr, never shown to the client).
     Server,
@@ -88,15 +95,19 @@ impl ApiError {
             Self::Fields(_) | Self::Parse(_) | Self::BodyUnreadable => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Token(_)
             | Self::TokenDetail(_)
             | Self::AccessToken(_)
             | Self::AuthenticationFailed(_)
             | Self::AuthenticationFailedCode { .. }
+            | Self::LogoutRefused(_)
             | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::OAuth(OAuthError::InvalidClient) => StatusCode::UNAUTHORIZED,
+            Self::OAuth(_) => StatusCode::BAD_REQUEST,
             Self::Server => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +130,7 @@ impl ApiError {
                 json!({"detail": format!("Request body is larger than {BODY_LIMIT} bytes.")})
             }
             Self::BodyUnreadable => json!({"detail": "Request body could not be read."}),
+            Self::BodyTimeout => json!({"detail": "Request body was not received in time."}),
             Self::Token(error) => json!({"detail": error.to_string(), "code": "token_not_valid"}),
             Self::TokenDetail(detail) => json!({"detail": detail, "code": "token_not_valid"}),
             Self::AccessToken(error) => json!({
@@ -130,7 +142,9 @@ impl ApiError {
                     "message": error.to_string(),
                 }],
             }),
-            Self::AuthenticationFailed(detail) => json!({"detail": detail}),
+            Self::AuthenticationFailed(detail) | Self::LogoutRefused(detail) => {
+                json!({"detail": detail})
+            }
             Self::AuthenticationFailedCode { detail, code } => {
                 json!({"detail": detail, "code": code})
             }
@@ -149,9 +163,66 @@ impl ApiError {
                 };
                 json!({"detail": format!("Request was throttled. Expected available in {retry_after} {unit}.")})
             }
+            Self::OAuth(error) => match error.description() {
+                Some(description) => {
+                    json!({"error": error.code(), "error_description": description})
+                }
+                None => json!({"error": error.code()}),
+            },
             Self::Server => json!({"detail": "A server error occurred."}),
         }
     }
+}
+
+/// The errors of Django OAuth Toolkit's token endpoint (oauthlib's), each
+/// with the `error_description` oauthlib gives, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// 400 `invalid_request`: a parameter missing, or parameters in the URL.
+    InvalidRequest(&'static str),
+    /// 401 `invalid_client`: no client, or not a registered public one.
+    InvalidClient,
+    /// 400 `invalid_grant`: a refresh token that is unknown, used or
+    /// another client's; bad credentials (with a description).
+    InvalidGrant(Option<&'static str>),
+    /// 400 `unsupported_grant_type`: none, or not one served here.
+    UnsupportedGrantType,
+    /// 400 `invalid_scope`: more than was granted, or unknown.
+    InvalidScope,
+}
+
+impl OAuthError {
+    /// The `error` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+        }
+    }
+
+    fn description(self) -> Option<&'static str> {
+        match self {
+            Self::InvalidRequest(description) => Some(description),
+            Self::InvalidGrant(description) => description,
+            _ => None,
+        }
+    }
+}
+
+/// Marks a 401 that goes out without `WWW-Authenticate` (the layer in
+/// [`crate::app`] adds one to every other 401).
+#[derive(Debug, Clone, Copy)]
+pub struct Unchallenged;
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, which RFC 6749 asks of
+/// every token endpoint answer and oauthlib sends with each.
+pub fn no_store(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// A JSON response, rendered compactly as DRF's `JSONRenderer` does.
@@ -181,6 +252,18 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Self::LogoutRefused(_) => {
+                response.extensions_mut().insert(Unchallenged);
+            }
+            Self::OAuth(error) => {
+                no_store(response.headers_mut());
+                if error == OAuthError::InvalidClient {
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer error=\"invalid_client\""),
+                    );
+                }
             }
             _ => {}
         }

@@ -1,4 +1,5 @@
-//! Random identifiers: token ids (`jti`), user UUIDs and password salts.
+//! Random identifiers: token ids (`jti`), user UUIDs, password salts and
+//! opaque OAuth tokens.
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -22,6 +23,33 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut bytes = [0u8; N];
     getrandom::getrandom(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Letters and digits, the alphabet of Django's `get_random_string` and
+/// oauthlib's `generate_token`.
+const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// `len` characters drawn uniformly from letters and digits: a Django salt
+/// (22) or an oauthlib token (30).
+///
+/// # Errors
+/// When the operating system has no randomness to give.
+pub fn alphanumeric(len: usize) -> Result<String, getrandom::Error> {
+    // Bytes past the largest multiple of the alphabet's size are skipped,
+    // so every character is equally likely.
+    let limit = 256 - 256 % ALPHANUMERIC.len();
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for byte in random_bytes::<32>()? {
+            let byte = usize::from(byte);
+            if byte < limit && out.len() < len {
+                if let Some(&c) = ALPHANUMERIC.get(byte % ALPHANUMERIC.len()) {
+                    out.push(char::from(c));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A token id the way SimpleJWT makes one (`uuid4().hex`): 32 hex digits.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use refresh_backend::{app, serve, Cli, Command, Settings};
+use refresh_backend::{app, serve, Cli, Clock, Command, Settings, SystemClock};
 use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
@@ -34,6 +34,7 @@ fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let addr = settings.addr;
+        let limits = settings.connection_limits();
         let config = settings.into_config()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -44,7 +45,7 @@ fn run(settings: Settings) -> Result<(), String> {
         writeln!(stdout, "listening on http://{bound}")
             .and_then(|()| stdout.flush())
             .map_err(|e| e.to_string())?;
-        serve(listener, app(config), shutdown())
+        serve(listener, app(config), limits, shutdown())
             .await
             .map_err(|e| e.to_string())
     })
@@ -74,16 +75,16 @@ async fn shutdown() {
 
 fn flush_expired_tokens(settings: &Settings) -> Result<(), String> {
     let store = settings.open_store()?;
-    let report = refresh_backend::store::TokenStore::flush_expired(
-        &store,
-        refresh_backend::Clock::now(&refresh_backend::SystemClock),
-    )
-    .map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    let simplejwt = store.flush_expired(now).map_err(|e| e.to_string())?;
+    let oauth = store
+        .oauth_flush(now, settings.oauth_refresh_token_lifetime)
+        .map_err(|e| e.to_string())?;
     let mut stdout = std::io::stdout();
     writeln!(
         stdout,
-        "deleted {} expired outstanding tokens and {} blacklisted tokens",
-        report.outstanding, report.blacklisted
+        "deleted {} expired outstanding tokens and {} blacklisted tokens; {} OAuth refresh tokens and {} OAuth access tokens",
+        simplejwt.outstanding, simplejwt.blacklisted, oauth.refresh, oauth.access
     )
     .map_err(|e| e.to_string())
 }

@@ -241,7 +241,7 @@ impl AppState {
         let config = &self.config;
         let now = config.clock.now();
         let decoded = self.codec.decode(raw, now).map_err(Refused::token)?;
-        let transactional = config.transactional_rotation();
+        let transactional = config.transactional_simplejwt_rotation();
         if config.blacklist_store && !transactional {
             // SimpleJWT reads `payload["jti"]` here and crashes (500) when it
             // is missing; this answers "Token has no id" instead.
@@ -454,7 +454,8 @@ impl AppState {
     /// consulted only when `BLACKLIST_AFTER_ROTATION` is on, as there.
     ///
     /// # Errors
-    /// The token error SimpleJWT gives.
+    /// The token error SimpleJWT gives; a blacklisted token is the
+    /// serializer's `ValidationError`, 400 `non_field_errors`, not a 401.
     pub fn verify(&self, raw: &str) -> Result<(), ApiError> {
         let now = self.config.clock.now();
         let decoded = self.codec.decode(raw, now).map_err(ApiError::Token)?;
@@ -464,7 +465,10 @@ impl AppState {
             match self.config.store.is_blacklisted(jti) {
                 Ok(true) => {
                     self.metrics.blacklist_hit();
-                    return Err(ApiError::Token(TokenError::Blacklisted));
+                    return Err(ApiError::field(
+                        "non_field_errors",
+                        TokenError::Blacklisted.message(),
+                    ));
                 }
                 Ok(false) => {}
                 Err(e) => return Err(ApiError::internal("checking the blacklist", &e)),

@@ -13,10 +13,11 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use jsonwebtoken::Algorithm;
 
-use crate::config::{parse_duration, Config, UserIdField};
+use crate::config::{parse_duration, Config, OAuthConfig, UserIdField};
 use crate::jwt::SigningKeys;
+use crate::server::ConnectionLimits;
 use crate::static_files::StaticMount;
-use crate::store::{SqliteStore, TokenStore};
+use crate::store::{PostgresStore, SqliteStore, TokenStore};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -105,7 +106,7 @@ pub struct Settings {
     #[arg(long, env = "REFRESH_BACKEND_WORKERS", value_name = "N")]
     pub workers: Option<std::num::NonZeroUsize>,
 
-    /// SQLite database file, or :memory:.
+    /// SQLite database file, or :memory:, or a PostgreSQL URL (postgres://user@host:port/db) shared by several instances.
     #[arg(
         long,
         env = "REFRESH_BACKEND_DB",
@@ -113,6 +114,16 @@ pub struct Settings {
         global = true
     )]
     pub db: PathBuf,
+
+    /// Connections to PostgreSQL per instance (ignored for SQLite).
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_DB_POOL",
+        value_name = "N",
+        default_value = "4",
+        global = true
+    )]
+    pub db_pool: std::num::NonZeroUsize,
 
     /// ACCESS_TOKEN_LIFETIME.
     #[arg(long, env = "REFRESH_BACKEND_ACCESS_TOKEN_LIFETIME", default_value = "5m", value_parser = parse_duration)]
@@ -244,15 +255,84 @@ pub struct Settings {
     /// Mount /api/_test/faults for fault injection. Never in production.
     #[arg(long, env = "REFRESH_BACKEND_TEST_HOOKS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub test_hooks: bool,
+
+    /// Register a public OAuth client for Django OAuth Toolkit's /o/token/ (repeatable); without one there is no /o/token/. --atomic-rotation, --rotation-grace (REFRESH_TOKEN_GRACE_PERIOD_SECONDS) and --reuse-detection (REFRESH_TOKEN_REUSE_PROTECTION) apply to it too.
+    #[arg(
+        long = "oauth-client-id",
+        env = "REFRESH_BACKEND_OAUTH_CLIENT_IDS",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
+    pub oauth_clients: Vec<String>,
+
+    /// DOT's ACCESS_TOKEN_EXPIRE_SECONDS for /o/token/.
+    #[arg(long, env = "REFRESH_BACKEND_OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS", default_value = "36000s", value_parser = parse_duration)]
+    pub oauth_access_token_lifetime: Duration,
+
+    /// DOT's REFRESH_TOKEN_EXPIRE_SECONDS: flush-expired-tokens deletes OAuth refresh tokens revoked, or whose access token expired, longer ago. Default: none, as DOT.
+    #[arg(long, env = "REFRESH_BACKEND_OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS", value_parser = parse_duration, global = true)]
+    pub oauth_refresh_token_lifetime: Option<Duration>,
+
+    /// DOT's SCOPES, comma-separated; all are granted when a client asks for none.
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_OAUTH_SCOPES",
+        default_value = "read,write",
+        value_delimiter = ','
+    )]
+    pub oauth_scopes: Vec<String>,
+
+    /// PBKDF2 iterations for the --user passwords (Django's PBKDF2PasswordHasher); every login pays them. Keep Django's default in production, use a low count in tests.
+    #[arg(long, env = "REFRESH_BACKEND_PASSWORD_ITERATIONS", value_name = "N", default_value_t = crate::password::DJANGO_ITERATIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub password_iterations: u32,
+
+    /// Connections served at once; more wait in the listen backlog. Keep below the descriptor limit (ulimit -n).
+    #[arg(
+        long,
+        env = "REFRESH_BACKEND_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value = "512"
+    )]
+    pub max_connections: std::num::NonZeroUsize,
+
+    /// Longest wait for a request's head, and for the next request on an idle kept-alive connection.
+    #[arg(long, env = "REFRESH_BACKEND_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest wait for the next piece of a request body; then 408.
+    #[arg(long, env = "REFRESH_BACKEND_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Longest time from a request's head to its answer, delays included; then 408.
+    #[arg(long, env = "REFRESH_BACKEND_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 }
 
 impl Settings {
-    /// Opens the configured database.
+    /// Opens the configured database: PostgreSQL for a `postgres://` (or
+    /// `postgresql://`) URL, else the SQLite file (or `:memory:`).
     ///
     /// # Errors
-    /// A message naming the file when it cannot be opened.
-    pub fn open_store(&self) -> Result<SqliteStore, String> {
-        SqliteStore::open(&self.db).map_err(|e| format!("{}: {e}", self.db.display()))
+    /// A message naming the file (never the URL, which may hold a password)
+    /// when it cannot be opened.
+    pub fn open_store(&self) -> Result<Arc<dyn TokenStore>, String> {
+        let db = self.db.to_string_lossy();
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            let store = PostgresStore::connect(&db, self.db_pool.get())
+                .map_err(|e| format!("the PostgreSQL database: {e}"))?;
+            return Ok(Arc::new(store));
+        }
+        let store =
+            SqliteStore::open(&self.db).map_err(|e| format!("{}: {e}", self.db.display()))?;
+        Ok(Arc::new(store))
+    }
+
+    /// What the accept loop lets clients hold.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections.get(),
+            header_timeout: self.header_timeout,
+        }
     }
 
     /// The signing keys, and whether they were generated for lack of any.
@@ -302,8 +382,8 @@ impl Settings {
     pub fn into_config(self) -> Result<Config, String> {
         let store = self.open_store()?;
         for user in &self.users {
-            let hash =
-                crate::password::hash(&user.password).map_err(|e| format!("no randomness: {e}"))?;
+            let hash = crate::password::hash(&user.password, self.password_iterations)
+                .map_err(|e| format!("no randomness: {e}"))?;
             store
                 .upsert_user(&user.username, &hash)
                 .map_err(|e| format!("creating user {}: {e}", user.username))?;
@@ -314,7 +394,6 @@ impl Settings {
                 "refresh-backend: no --signing-key given; tokens are signed with a random key that lasts as long as this process"
             );
         }
-        let store: Arc<dyn TokenStore> = Arc::new(store);
         let mut config = Config::new(store, keys);
         config.access_token_lifetime = self.access_token_lifetime;
         config.refresh_token_lifetime = self.refresh_token_lifetime;
@@ -340,6 +419,19 @@ impl Settings {
         config.static_mounts = self.static_mounts;
         config.cors_origins = self.cors_origins;
         config.test_hooks = self.test_hooks;
+        config.oauth = OAuthConfig {
+            clients: self.oauth_clients,
+            access_token_lifetime: self.oauth_access_token_lifetime,
+            refresh_token_lifetime: self.oauth_refresh_token_lifetime,
+            scopes: self
+                .oauth_scopes
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        };
+        config.body_timeout = self.body_timeout;
+        config.request_timeout = self.request_timeout;
         config.validate()?;
         Ok(config)
     }

@@ -1,12 +1,15 @@
 //! Static files for the demo page and the browser tests: `--static DIR`
 //! mounts a directory at `/`, `--static /pkg=DIR` at `/pkg`. No auth.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
 
-use crate::body::percent_decode;
 use crate::error::ApiError;
 
 /// A directory served under a URL prefix.
@@ -71,83 +74,78 @@ fn below<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
-/// The file a URL path names inside `dir`, refusing anything that could
-/// leave it: `..`, absolute parts, backslashes, NUL, bad UTF-8 (all after
-/// percent-decoding).
-fn resolve(dir: &Path, rest: &str) -> Option<PathBuf> {
-    let mut path = dir.to_path_buf();
-    for segment in rest.split('/').filter(|s| !s.is_empty()) {
-        let decoded = String::from_utf8(percent_decode(segment.as_bytes(), false)).ok()?;
-        if decoded.contains(['/', '\\', '\0']) {
-            return None;
-        }
-        let mut components = Path::new(&decoded).components();
-        match (components.next(), components.next()) {
-            (Some(Component::Normal(part)), None) => path.push(part),
-            _ => return None,
-        }
+/// The redirect to `path` with a trailing slash, so that relative links in
+/// a directory's index resolve inside it. The location is a path on this
+/// site whatever the request said: `//name` (or `/\name`) would be another
+/// host's address to a browser, an open redirect.
+fn directory_redirect(path: &str) -> Response {
+    let location = format!("/{}/", path.trim_start_matches(['/', '\\']));
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => ApiError::NotFound.into_response(),
     }
-    Some(path)
 }
 
-/// Serves a GET or HEAD under one of `mounts`, the longest prefix first;
-/// anything else is a 404 in DRF's shape.
-pub async fn serve(mounts: &[StaticMount], method: &Method, uri: &Uri) -> Response {
-    if method != Method::GET && method != Method::HEAD {
+/// Serves a GET or HEAD under one of `mounts`, the longest prefix first,
+/// through `tower-http`'s `ServeDir` (which refuses `..` and absolute parts
+/// after decoding, and answers ranges and conditional requests). Around it
+/// stays what the browsers and DRF's shape need: the content types below,
+/// `no-cache`, a site-relative directory redirect, and DRF's JSON 404 for
+/// anything not served (a name the file system refuses, such as one with a
+/// NUL, included: `ServeDir` answers those 500).
+pub async fn serve(mounts: &[StaticMount], request: Request) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
         return ApiError::NotFound.into_response();
     }
-    let path = uri.path();
+    let (parts, _body) = request.into_parts();
+    let path = parts.uri.path();
     let mut candidates: Vec<&StaticMount> = mounts.iter().collect();
     candidates.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
     for mount in candidates {
         let Some(rest) = below(&mount.prefix, path) else {
             continue;
         };
-        let Some(file) = resolve(&mount.dir, rest) else {
+        if rest.is_empty() {
+            return directory_redirect(path);
+        }
+        let Ok(uri) = Uri::builder().path_and_query(rest).build() else {
             return ApiError::NotFound.into_response();
         };
-        // Hyper leaves the body out of HEAD responses by itself.
-        if let Some(response) = read(mount, &file, path).await {
+        let mut inner = Request::new(Body::empty());
+        *inner.method_mut() = parts.method.clone();
+        *inner.uri_mut() = uri;
+        *inner.headers_mut() = parts.headers.clone();
+        let Ok(response) = ServeDir::new(&mount.dir).oneshot(inner).await;
+        let status = response.status();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return directory_redirect(path);
+        }
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            let mut response = response.map(Body::new);
+            let headers = response.headers_mut();
+            // A directory's answer is its index.
+            let served = if rest.ends_with('/') {
+                "index.html"
+            } else {
+                rest
+            };
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(Path::new(served))),
+            );
+            // The tests rebuild files between runs; never serve a stale copy.
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             return response;
+        }
+        if status == StatusCode::RANGE_NOT_SATISFIABLE {
+            return response.map(Body::new);
         }
     }
     ApiError::NotFound.into_response()
-}
-
-async fn read(mount: &StaticMount, file: &Path, url_path: &str) -> Option<Response> {
-    // Symlinks may not lead outside the mounted directory.
-    let root = tokio::fs::canonicalize(&mount.dir).await.ok()?;
-    let mut real = tokio::fs::canonicalize(file).await.ok()?;
-    if !real.starts_with(&root) {
-        return None;
-    }
-    if tokio::fs::metadata(&real).await.ok()?.is_dir() {
-        if !url_path.ends_with('/') {
-            // So that relative links in the index resolve inside the directory.
-            let location = HeaderValue::from_str(&format!("{url_path}/")).ok()?;
-            return Some(
-                (
-                    StatusCode::MOVED_PERMANENTLY,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response(),
-            );
-        }
-        real.push("index.html");
-        if !tokio::fs::metadata(&real).await.ok()?.is_file() {
-            return None;
-        }
-    }
-    let bytes = tokio::fs::read(&real).await.ok()?;
-    let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type(&real)),
-        ),
-        // The tests rebuild files between runs; never serve a stale copy.
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    Some((headers, bytes).into_response())
 }
 
 #[cfg(test)]
@@ -169,17 +167,10 @@ mod tests {
     }
 
     #[test]
-    fn traversal_is_refused_after_decoding() {
-        let dir = Path::new("/srv");
-        assert_eq!(resolve(dir, "/a/b.js"), Some(PathBuf::from("/srv/a/b.js")));
-        assert_eq!(resolve(dir, "/../etc/passwd"), None);
-        assert_eq!(resolve(dir, "/%2e%2e/etc/passwd"), None);
-        assert_eq!(resolve(dir, "/a%2f..%2f..%2fx"), None);
-        assert_eq!(resolve(dir, "/a%5c..%5cx"), None);
-        assert_eq!(resolve(dir, "/a%00"), None);
-        assert_eq!(resolve(dir, "/./a"), None);
+    fn prefixes_match_whole_segments() {
         assert_eq!(below("/pkg", "/pkgx/a"), None);
         assert_eq!(below("/pkg", "/pkg/a"), Some("/a"));
+        assert_eq!(below("/", "//a"), Some("//a"));
     }
 
     #[test]

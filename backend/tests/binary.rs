@@ -17,9 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::http::{request, Connection};
+use common::http::{request, scrape_metrics, Connection, SHORT_BODY};
 use common::*;
-use refresh_backend::store::OutstandingToken;
+use refresh_backend::store::{OAuthIssue, OutstandingToken};
 use refresh_backend::{SqliteStore, Timestamp, TokenStore};
 use serde_json::json;
 
@@ -50,8 +50,16 @@ impl Drop for Server {
 
 /// Starts the binary and reads the port from its first stdout line.
 fn start(args: &[&str]) -> (Server, std::net::SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut command = Command::new(BIN);
+    command.args(args);
+    start_command(command)
+}
+
+/// Runs `command` (the binary, perhaps under a shell) and reads the port.
+fn start_command(mut command: Command) -> (Server, std::net::SocketAddr) {
+    let mut child = command
+        // Django's million PBKDF2 rounds per --user take seconds unoptimised.
+        .env("REFRESH_BACKEND_PASSWORD_ITERATIONS", "2")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -133,6 +141,39 @@ async fn binary_prints_its_port_and_serves() {
     assert!(longest_hex_run < 16, "{stderr}");
 }
 
+/// Issue 12's audit as it was found: with 60 stalled request bodies under
+/// a 64-descriptor limit `/metrics` stopped answering and stderr logged
+/// `accept failed: Too many open files` every 50 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_stalled_bodies_under_64_descriptors_leave_metrics_answering() {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "ulimit -n 64 && exec \"$0\" \"$@\"",
+        BIN,
+        "--addr",
+        "127.0.0.1:0",
+        "--db",
+        ":memory:",
+        "--body-timeout",
+        "300ms",
+        "--header-timeout",
+        "300ms",
+    ]);
+    let (server, addr) = start_command(command);
+    let mut stalled = Vec::new();
+    for _ in 0..60 {
+        let mut connection = Connection::open(addr).await.unwrap();
+        connection.send(SHORT_BODY).await.unwrap();
+        stalled.push(connection);
+    }
+    assert_eq!(scrape_metrics(addr).await.unwrap().status, 200);
+    drop(stalled);
+    let stderr = server.stop();
+    let reports = stderr.matches("accept failed").count();
+    assert!(reports <= 2, "{reports} reports in\n{stderr}");
+}
+
 #[test]
 fn help_documents_every_flag() {
     let output = Command::new(BIN).arg("--help").output().unwrap();
@@ -169,6 +210,26 @@ fn help_documents_every_flag() {
         "--static",
         "--cors-origin",
         "--test-hooks",
+        "--password-iterations",
+        "REFRESH_BACKEND_PASSWORD_ITERATIONS",
+        "--db-pool",
+        "REFRESH_BACKEND_DB_POOL",
+        "--oauth-client-id",
+        "REFRESH_BACKEND_OAUTH_CLIENT_IDS",
+        "--oauth-access-token-lifetime",
+        "REFRESH_BACKEND_OAUTH_ACCESS_TOKEN_EXPIRE_SECONDS",
+        "--oauth-refresh-token-lifetime",
+        "REFRESH_BACKEND_OAUTH_REFRESH_TOKEN_EXPIRE_SECONDS",
+        "--oauth-scopes",
+        "REFRESH_BACKEND_OAUTH_SCOPES",
+        "--max-connections",
+        "REFRESH_BACKEND_MAX_CONNECTIONS",
+        "--header-timeout",
+        "REFRESH_BACKEND_HEADER_TIMEOUT",
+        "--body-timeout",
+        "REFRESH_BACKEND_BODY_TIMEOUT",
+        "--request-timeout",
+        "REFRESH_BACKEND_REQUEST_TIMEOUT",
         "flush-expired-tokens",
         "REFRESH_BACKEND_ACCESS_TOKEN_LIFETIME",
     ] {
@@ -297,9 +358,33 @@ fn flush_expired_tokens_command_purges_without_orphans() {
         store
             .blacklist(&token("live-blacklisted", i64::MAX / 2), now)
             .unwrap();
+        // DOT's tables: one grant whose access token expired long ago, one
+        // still alive.
+        let user = store.upsert_user("u", "h").unwrap();
+        for (name, expires_at) in [("old", 100), ("live", i64::MAX / 2_000_000)] {
+            let access = format!("access-{name}");
+            let refresh = format!("refresh-{name}");
+            store
+                .oauth_issue(&OAuthIssue {
+                    user_pk: user.pk,
+                    client_id: "spa",
+                    scope: "read",
+                    access_token: &access,
+                    refresh_token: &refresh,
+                    access_expires_at: Timestamp::from_secs(expires_at),
+                })
+                .unwrap();
+        }
     }
+    // The OAuth refresh lifetime is DOT's REFRESH_TOKEN_EXPIRE_SECONDS.
     let output = Command::new(BIN)
-        .args(["--db", db.to_str().unwrap(), "flush-expired-tokens"])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "flush-expired-tokens",
+            "--oauth-refresh-token-lifetime",
+            "1d",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -309,11 +394,14 @@ fn flush_expired_tokens_command_purges_without_orphans() {
     );
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "deleted 2 expired outstanding tokens and 1 blacklisted tokens\n"
+        "deleted 2 expired outstanding tokens and 1 blacklisted tokens; 1 OAuth refresh tokens and 1 OAuth access tokens\n"
     );
-    let counts = SqliteStore::open(&db).unwrap().counts().unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    let counts = store.counts().unwrap();
     assert_eq!(
         (counts.outstanding, counts.blacklisted, counts.orphans),
         (1, 1, 0)
     );
+    let counts = store.oauth_counts().unwrap();
+    assert_eq!((counts.access, counts.refresh, counts.orphans), (1, 1, 0));
 }

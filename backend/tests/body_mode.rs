@@ -460,15 +460,24 @@ async fn verify_accepts_any_valid_token_and_refuses_others() {
     );
     let reply = app.post_json("/api/token/verify/", json!({})).await;
     assert_eq!(reply.json(), json!({"token": ["This field is required."]}));
+}
+
+/// Issue 12, wire parity: SimpleJWT's `TokenVerifySerializer` raises a
+/// `ValidationError` for a blacklisted token: 400 `non_field_errors`.
+#[tokio::test]
+async fn verify_of_a_rotated_refresh_token_is_400_token_is_blacklisted() {
+    let app = test_app(rotating);
+    let (_, refresh) = app.login().await;
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK);
     let reply = app
         .post_json("/api/token/verify/", json!({"token": refresh}))
         .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         reply.json(),
-        json!({"detail": "Token is blacklisted", "code": "token_not_valid"})
+        json!({"non_field_errors": ["Token is blacklisted"]})
     );
+    assert_eq!(reply.header("www-authenticate"), None);
 }
 
 #[tokio::test]
@@ -511,7 +520,7 @@ async fn wrong_methods_get_drf_405_and_options_get_metadata() {
         (Method::DELETE, "/api/token/blacklist/"),
         (Method::PATCH, "/api/auth/login/"),
         (Method::GET, "/api/auth/token/refresh/"),
-        (Method::HEAD, "/api/auth/logout/"),
+        (Method::HEAD, "/api/auth/token/refresh/"),
         (Method::from_bytes(b"BREW").unwrap(), "/api/token/refresh/"),
     ] {
         let reply = app.call(method.clone(), path, &[], Body::empty()).await;

@@ -25,6 +25,17 @@ async fn cookie_login(app: &TestApp) -> Reply {
     .await
 }
 
+/// A cookie refresh with this `Cookie` header and no body.
+async fn cookie_refresh(app: &TestApp, cookie: &str) -> Reply {
+    app.call(
+        Method::POST,
+        "/api/auth/token/refresh/",
+        &[("cookie", cookie)],
+        Body::empty(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn login_sets_httponly_cookies_and_returns_dj_rest_auth_body() {
     let app = test_app(|_| {});
@@ -114,20 +125,13 @@ async fn cookie_refresh_rotates_cookies_and_returns_access_expiration() {
     let refresh = login.cookie("refresh").unwrap();
     app.advance(100);
     let cookie = format!("refresh={refresh}");
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/token/refresh/",
-            &[("cookie", &cookie)],
-            Body::empty(),
-        )
-        .await;
+    let reply = cookie_refresh(&app, &cookie).await;
     assert_eq!(reply.status, StatusCode::OK);
+    let new_access = reply.cookie("access").unwrap();
     assert_eq!(
         reply.json(),
-        json!({"access": "", "access_expiration": "2023-11-14T22:20:00Z"})
+        json!({"access": new_access, "access_expiration": "2023-11-14T22:20:00Z"})
     );
-    let new_access = reply.cookie("access").unwrap();
     let new_refresh = reply.cookie("refresh").unwrap();
     assert_eq!(claims_of(&new_access)["exp"], START + 100 + 300);
     assert_ne!(new_refresh, refresh);
@@ -136,14 +140,7 @@ async fn cookie_refresh_rotates_cookies_and_returns_access_expiration() {
         assert!(line.ends_with("; Path=/; SameSite=Lax"), "{line}");
     }
     // The old cookie is spent.
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/token/refresh/",
-            &[("cookie", &cookie)],
-            Body::empty(),
-        )
-        .await;
+    let reply = cookie_refresh(&app, &cookie).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         reply.json(),
@@ -160,14 +157,7 @@ async fn cookie_refresh_without_rotation_sets_only_the_access_cookie() {
     let app = test_app(|_| {});
     let refresh = cookie_login(&app).await.cookie("refresh").unwrap();
     let cookie = format!("refresh={refresh}");
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/token/refresh/",
-            &[("cookie", &cookie)],
-            Body::empty(),
-        )
-        .await;
+    let reply = cookie_refresh(&app, &cookie).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.set_cookies().len(), 1);
     assert!(reply.cookie("access").is_some());
@@ -179,10 +169,7 @@ async fn cookie_refresh_without_any_token_is_401_no_valid_refresh_token() {
     for (headers, body) in [
         (vec![], ""),
         (vec![("cookie", "other=1; access=garbage")], ""),
-        (
-            vec![("content-type", "application/json")],
-            "{\"refresh\": \"\"}",
-        ),
+        (vec![("content-type", "application/json")], "{}"),
     ] {
         let reply = app
             .call(Method::POST, "/api/auth/token/refresh/", &headers, body)
@@ -244,14 +231,7 @@ async fn stale_access_cookie_blocks_nothing() {
     assert_eq!(reply.status, StatusCode::OK);
     let refresh = reply.cookie("refresh").unwrap();
     let cookie = format!("access={stale_access}; refresh={refresh}");
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/token/refresh/",
-            &[("cookie", &cookie)],
-            Body::empty(),
-        )
-        .await;
+    let reply = cookie_refresh(&app, &cookie).await;
     assert_eq!(reply.status, StatusCode::OK);
     let refresh = reply.cookie("refresh").unwrap();
     let cookie = format!("access=garbage; refresh={refresh}");
@@ -264,6 +244,85 @@ async fn stale_access_cookie_blocks_nothing() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
+}
+
+/// Issue 12, wire parity: dj-rest-auth's cookie refresh keeps the new
+/// access token in the body (only `refresh` is taken out under
+/// `JWT_AUTH_HTTPONLY`), and it is the one in the access cookie.
+#[tokio::test]
+async fn cookie_refresh_body_carries_the_access_token_of_the_cookie() {
+    let app = test_app(|c| c.rotate_refresh_tokens = true);
+    let first = cookie_login(&app).await.cookie("refresh").unwrap();
+    let second = cookie_refresh(&app, &format!("refresh={first}"))
+        .await
+        .cookie("refresh")
+        .unwrap();
+    let cases = [
+        ("valid cookie", Some(format!("refresh={second}")), None),
+        // Rotation without blacklisting leaves the first token valid.
+        ("old cookie", Some(format!("refresh={first}")), None),
+        (
+            "body refresh without cookie",
+            None,
+            Some(json!({"refresh": second})),
+        ),
+        (
+            "{} with cookie",
+            Some(format!("refresh={second}")),
+            Some(json!({})),
+        ),
+        (
+            "garbage access cookie beside a valid refresh cookie",
+            Some(format!("access=garbage; refresh={second}")),
+            None,
+        ),
+    ];
+    for (case, cookie, body) in cases {
+        let mut headers = vec![];
+        if let Some(cookie) = &cookie {
+            headers.push(("cookie", cookie.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let reply = app
+            .call(Method::POST, "/api/auth/token/refresh/", &headers, body)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{case}");
+        let access = reply.cookie("access").unwrap();
+        assert_eq!(claims_of(&access)["token_type"], "access", "{case}");
+        assert_eq!(
+            reply.json(),
+            json!({"access": access, "access_expiration": "2023-11-14T22:18:20Z"}),
+            "{case}"
+        );
+    }
+}
+
+/// Issue 12, wire parity: the serializer's `CharField(required=False)` does
+/// not allow blank, so `{"refresh": ""}` is a 400 even beside a valid
+/// cookie, and nothing rotates.
+#[tokio::test]
+async fn blank_body_refresh_beside_a_valid_cookie_is_400_and_sets_no_cookie() {
+    let app = test_app(rotating);
+    let refresh = cookie_login(&app).await.cookie("refresh").unwrap();
+    let cookie = format!("refresh={refresh}");
+    for blank in [json!({"refresh": ""}), json!({"refresh": "   "})] {
+        let reply = app
+            .post_json_with("/api/auth/token/refresh/", &[("cookie", &cookie)], blank)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.json(),
+            json!({"refresh": ["This field may not be blank."]})
+        );
+        assert!(reply.set_cookies().is_empty());
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(metric(&metrics, "token_rotations_total"), 0);
+    let reply = cookie_refresh(&app, &cookie).await;
+    assert_eq!(reply.status, StatusCode::OK, "the cookie is still unused");
 }
 
 #[tokio::test]
@@ -308,37 +367,86 @@ async fn logout_blacklists_and_deletes_both_cookies() {
     assert_eq!(reply.set_cookies().len(), 2);
 }
 
+/// Issue 12, wire parity: dj-rest-auth writes its logout 401s onto the
+/// response rather than raising them, so none carries `WWW-Authenticate`;
+/// with `JWT_AUTH_HTTPONLY` it reads the cookie only.
 #[tokio::test]
-async fn logout_errors_are_401_never_500() {
+async fn logout_errors_are_401_without_a_challenge_never_500() {
     let app = test_app(|_| {});
-    let reply = app
-        .call(Method::POST, "/api/auth/logout/", &[], Body::empty())
-        .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        reply.json(),
-        json!({"detail": "Refresh token was not included in request data."})
-    );
-    assert_eq!(reply.set_cookies().len(), 2);
-    // dj-rest-auth answers 500 "An error has occurred." to these two.
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/logout/",
-            &[("cookie", "refresh=garbage")],
-            Body::empty(),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.json(), json!({"detail": "Token is invalid"}));
     let mut expired = refresh_claims();
     expired["exp"] = json!(START - 1);
+    let expired = format!("refresh={}", forge(expired));
+    let (_, spent) = app.login().await;
+    assert_eq!(
+        app.post_json("/api/token/blacklist/", json!({"refresh": spent}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let spent = format!("refresh={spent}");
+    let body_only = serde_json::to_string(&json!({"refresh": forge(refresh_claims())})).unwrap();
+    // dj-rest-auth answers 500 "An error has occurred." to garbage and
+    // expired tokens.
+    for (headers, body, detail) in [
+        (
+            vec![],
+            String::new(),
+            "Refresh token was not included in cookie data.",
+        ),
+        (
+            vec![("content-type", "application/json")],
+            body_only,
+            "Refresh token was not included in cookie data.",
+        ),
+        (
+            vec![("cookie", "refresh=garbage")],
+            String::new(),
+            "Token is invalid",
+        ),
+        (
+            vec![("cookie", expired.as_str())],
+            String::new(),
+            "Token is expired",
+        ),
+        (
+            vec![("cookie", spent.as_str())],
+            String::new(),
+            "Token is blacklisted",
+        ),
+    ] {
+        let reply = app
+            .call(Method::POST, "/api/auth/logout/", &headers, body)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{detail}");
+        assert_eq!(reply.json(), json!({"detail": detail}));
+        assert_eq!(reply.header("www-authenticate"), None, "{detail}");
+        assert_eq!(reply.set_cookies().len(), 2, "{detail}");
+    }
+}
+
+/// Issue 12, wire parity: dj-rest-auth's `LogoutView` has a `get` (405
+/// unless `ACCOUNT_LOGOUT_ON_GET`), so its `Allow` names GET and HEAD too.
+#[tokio::test]
+async fn logout_allows_get_head_options_post() {
+    let app = test_app(|_| {});
+    for method in [Method::GET, Method::HEAD, Method::PUT] {
+        let reply = app
+            .call(method.clone(), "/api/auth/logout/", &[], Body::empty())
+            .await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS, POST"));
+        if method != Method::HEAD {
+            assert_eq!(
+                reply.json(),
+                json!({"detail": format!("Method \"{method}\" not allowed.")})
+            );
+        }
+    }
     let reply = app
-        .post_json("/api/auth/logout/", json!({"refresh": forge(expired)}))
+        .call(Method::OPTIONS, "/api/auth/logout/", &[], Body::empty())
         .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.json(), json!({"detail": "Token is expired"}));
-    assert_eq!(reply.set_cookies().len(), 2);
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS, POST"));
 }
 
 #[tokio::test]

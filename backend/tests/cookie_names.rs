@@ -162,6 +162,8 @@ async fn cookie_name_flags_reach_the_config() {
         ":memory:",
         "--user",
         "alice:wonderland",
+        "--password-iterations",
+        "2",
         "--access-cookie-name",
         "a2",
         "--refresh-cookie-name",

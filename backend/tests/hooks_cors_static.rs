@@ -384,6 +384,74 @@ async fn static_mounts_serve_files_with_browser_content_types() {
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// Issue 12's audit: `GET //sub` answered `301 Location: //sub/`, which a
+/// browser reads as the host `sub`: an open redirect off the site.
+#[tokio::test]
+async fn directory_redirects_stay_on_the_site() {
+    let www = TempDir::new("www-redirect");
+    let pkg = TempDir::new("pkg-redirect");
+    std::fs::create_dir(www.0.join("sub")).unwrap();
+    std::fs::write(www.0.join("sub/index.html"), "sub").unwrap();
+    std::fs::create_dir(pkg.0.join("snippets")).unwrap();
+    let www_mount = www.0.to_str().unwrap().parse().unwrap();
+    let pkg_mount = format!("/pkg={}", pkg.0.to_str().unwrap()).parse().unwrap();
+    let app = test_app(|c| c.static_mounts = vec![www_mount, pkg_mount]);
+    for (path, location) in [
+        ("/sub", "/sub/"),
+        ("//sub", "/sub/"),
+        ("///sub", "/sub/"),
+        ("/pkg", "/pkg/"),
+        ("/pkg/snippets", "/pkg/snippets/"),
+        ("/pkg//snippets", "/pkg//snippets/"),
+    ] {
+        let reply = app.call(Method::GET, path, &[], Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::MOVED_PERMANENTLY, "{path}");
+        assert_eq!(reply.header("location"), Some(location), "{path}");
+    }
+    for path in ["/sub%00", "/%00/x", "/sub/%00", "/pkg/%00"] {
+        let reply = app.call(Method::GET, path, &[], Body::empty()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(reply.json(), json!({"detail": "Not found."}), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn static_files_answer_ranges_and_conditional_requests() {
+    let www = TempDir::new("www-range");
+    std::fs::write(www.0.join("app.js"), "export const x = 1;").unwrap();
+    let www_mount = www.0.to_str().unwrap().parse().unwrap();
+    let app = test_app(|c| c.static_mounts = vec![www_mount]);
+    let reply = app
+        .call(
+            Method::GET,
+            "/app.js",
+            &[("range", "bytes=0-5")],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.body, b"export");
+    assert_eq!(reply.header("content-type"), Some("text/javascript"));
+    let modified = app
+        .call(Method::GET, "/app.js", &[], Body::empty())
+        .await
+        .header("last-modified")
+        .unwrap()
+        .to_owned();
+    let reply = app
+        .call(
+            Method::GET,
+            "/app.js",
+            &[("if-modified-since", &modified)],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+    let reply = app.call(Method::HEAD, "/app.js", &[], Body::empty()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.is_empty());
+}
+
 /// `delay_after_ms` holds the answer of a rotation that is already
 /// committed: meanwhile the old refresh token is blacklisted.
 #[tokio::test(start_paused = true)]

@@ -185,12 +185,40 @@ fn json_body(rng: &mut Rng, token: &str) -> Vec<u8> {
     }
 }
 
+/// A token request for `/o/token/`, right or wrong in its grant type, its
+/// client and its token (a JWT, garbage, bytes, or alice's credentials).
+fn oauth_body(rng: &mut Rng, token: &str) -> Vec<u8> {
+    let grant = *rng.pick(&[
+        "refresh_token",
+        "refresh_token",
+        "password",
+        "",
+        "client_credentials",
+        "refresh_token%00",
+    ]);
+    let client = *rng.pick(&["spa", "spa", "", "other", "spa%zz", "%FF"]);
+    let tail = match rng.below(6) {
+        0 => format!("refresh_token={token}"),
+        1 => format!("refresh_token={}", b64(&rng.some_bytes(40))),
+        2 => format!("username={USER}&password={PASSWORD}&scope=read+%00"),
+        3 => "refresh_token=&refresh_token".to_owned(),
+        4 => String::from_utf8_lossy(&rng.some_bytes(100)).into_owned(),
+        _ => format!("refresh_token={token}&scope={}", "x ".repeat(500)),
+    };
+    format!("grant_type={grant}&client_id={client}&{tail}").into_bytes()
+}
+
 fn header_value(text: String) -> HeaderValue {
     HeaderValue::from_bytes(text.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static("x"))
 }
 
 /// One generated request.
-fn malformed_request(rng: &mut Rng, good_access: &str, good_refresh: &str) -> Request<Body> {
+fn malformed_request(
+    rng: &mut Rng,
+    good_access: &str,
+    good_refresh: &str,
+    good_oauth: &str,
+) -> Request<Body> {
     let methods = [
         "GET", "POST", "POST", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "BREW",
     ];
@@ -211,6 +239,9 @@ fn malformed_request(rng: &mut Rng, good_access: &str, good_refresh: &str) -> Re
         "/%2e%2e/%2e%2e/etc/passwd",
         "/api/token/refresh/?refresh=x",
         "/api/_test/faults",
+        "/o/token/",
+        "/o/token/",
+        "/o/token/?grant_type=refresh_token",
     ];
     let content_types = [
         "application/json",
@@ -239,6 +270,9 @@ fn malformed_request(rng: &mut Rng, good_access: &str, good_refresh: &str) -> Re
     let body = if rng.chance(20) {
         let field = *rng.pick(&["refresh", "username", "token"]);
         format!("{field}={}&{field}=%zz%", tok).into_bytes()
+    } else if rng.chance(25) {
+        let presented = if rng.chance(50) { good_oauth } else { &tok };
+        oauth_body(rng, presented)
     } else {
         json_body(rng, &tok)
     };
@@ -254,6 +288,19 @@ fn malformed_request(rng: &mut Rng, good_access: &str, good_refresh: &str) -> Re
                     "{} {}",
                     rng.pick(&["Bearer", "JWT", "bearer", "Basic", ""]),
                     token(rng, good_access)
+                ),
+            ),
+            1 if rng.chance(50) => (
+                "authorization",
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(rng.pick(&[
+                        &b"spa:"[..],
+                        b"spa:secret",
+                        b"spa",
+                        b"\xff:",
+                        b":"
+                    ]))
                 ),
             ),
             1 => ("authorization", format!("Bearer {} {}", tok, tok)),
@@ -287,12 +334,16 @@ type NamedConfig = (&'static str, Box<dyn Fn(&mut Config)>);
 
 fn configs() -> Vec<NamedConfig> {
     vec![
-        ("simplejwt defaults", Box::new(|_: &mut Config| {})),
+        (
+            "simplejwt defaults, DOT",
+            Box::new(|c: &mut Config| c.oauth.clients = vec!["spa".into()]),
+        ),
         ("rotation + blacklist", Box::new(rotating)),
         (
-            "atomic + grace + reuse + cap + hooks",
+            "atomic + grace + reuse + cap + hooks, DOT",
             Box::new(|c: &mut Config| {
                 rotating(c);
+                c.oauth.clients = vec!["spa".into()];
                 c.rotation_grace = Some(Duration::from_secs(5));
                 c.reuse_detection = true;
                 c.session_max_lifetime = Some(Duration::from_secs(3600));
@@ -318,8 +369,18 @@ async fn thousands_of_malformed_requests_never_get_a_5xx() {
     for (name, adjust) in configs() {
         let app = test_app(|c| adjust(c));
         let (access, refresh) = app.login().await;
+        let oauth = app
+            .call(
+                Method::POST,
+                "/o/token/",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                format!("grant_type=password&username={USER}&password={PASSWORD}&client_id=spa"),
+            )
+            .await
+            .json();
+        let oauth = oauth["refresh_token"].as_str().unwrap_or("none").to_owned();
         for i in 0..800 {
-            let request = malformed_request(&mut rng, &access, &refresh);
+            let request = malformed_request(&mut rng, &access, &refresh, &oauth);
             let described = format!("{} {}", request.method(), request.uri());
             let reply = app.send(request).await;
             assert!(

@@ -235,6 +235,16 @@ async fn arm(addr: std::net::SocketAddr, plan: serde_json::Value) {
     assert_eq!(reply.status, 200);
 }
 
+/// Sends `bytes` on a new connection, which must close without a byte.
+async fn assert_answer_lost(addr: std::net::SocketAddr, bytes: &[u8]) {
+    let mut conn = Connection::open(addr).await.unwrap();
+    conn.send(bytes).await.unwrap();
+    assert!(matches!(
+        conn.receive().await.unwrap(),
+        Received::ClosedEmpty
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_response_commits_then_closes_without_a_byte() {
     let (config, ..) = config_with(hooked_with_grace);
@@ -249,12 +259,7 @@ async fn lost_response_commits_then_closes_without_a_byte() {
         &[("Cookie", &cookie)],
         b"",
     );
-    let mut conn = Connection::open(addr).await.unwrap();
-    conn.send(&bytes).await.unwrap();
-    assert!(matches!(
-        conn.receive().await.unwrap(),
-        Received::ClosedEmpty
-    ));
+    assert_answer_lost(addr, &bytes).await;
     // The rotation happened: the old cookie is now a grace reuse, and the
     // retry is answered normally (the fault was used up).
     let mut conn = Connection::open(addr).await.unwrap();
@@ -326,5 +331,43 @@ async fn truncated_body_lands_the_cookies_then_cuts_the_body() {
     assert_eq!(
         metric(&text, "injected_faults_total{kind=\"truncated_body\"}"),
         1
+    );
+}
+
+/// A lost `/o/token/` answer: the rotation is committed, the connection
+/// closes without a byte, and within DOT's grace period the retry gets the
+/// very pair that was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_oauth_answer_is_recovered_within_the_grace_period() {
+    let (config, ..) = config_with(|c| {
+        c.oauth.clients = vec!["spa".to_owned()];
+        c.rotation_grace = Some(Duration::from_secs(30));
+        c.test_hooks = true;
+    });
+    let addr = spawn_server(config).await;
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let login = format!("grant_type=password&username={USER}&password={PASSWORD}&client_id=spa");
+    let mut conn = Connection::open(addr).await.unwrap();
+    let pair = conn
+        .exchange(&request("POST", "/o/token/", &form, login.as_bytes()))
+        .await
+        .unwrap()
+        .json();
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    arm(addr, json!({"lost_response": 1})).await;
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id=spa");
+    let bytes = request("POST", "/o/token/", &form, body.as_bytes());
+    assert_answer_lost(addr, &bytes).await;
+    let mut conn = Connection::open(addr).await.unwrap();
+    let first_retry = conn.exchange(&bytes).await.unwrap();
+    let second_retry = conn.exchange(&bytes).await.unwrap();
+    assert_eq!(first_retry.status, 200);
+    assert_eq!(first_retry.json(), second_retry.json());
+    assert_ne!(first_retry.json()["refresh_token"], pair["refresh_token"]);
+    let text = metrics_over(addr).await;
+    assert_eq!(metric(&text, "token_rotations_total"), 1);
+    assert_eq!(
+        metric(&text, "refresh_requests_total{outcome=\"grace_reuse\"}"),
+        2
     );
 }

@@ -106,39 +106,29 @@ pub async fn refresh(
     .await
 }
 
-/// `POST /api/auth/logout/`: blacklists the refresh token and deletes both
-/// cookies, whatever the answer.
+/// `POST /api/auth/logout/`: blacklists the refresh cookie's token and
+/// deletes both cookies, whatever the answer.
 ///
-/// dj-rest-auth answers 500 "An error has occurred." for an invalid or
-/// expired refresh token; this answers 401 with SimpleJWT's message.
-pub async fn logout(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+/// With `JWT_AUTH_HTTPONLY` dj-rest-auth reads the refresh token from the
+/// cookie only (the body is not looked at), and writes its 401s onto the
+/// response instead of raising them, so they carry no `WWW-Authenticate`.
+/// It answers 500 "An error has occurred." for an invalid or expired
+/// refresh token; this answers 401 with SimpleJWT's message.
+pub async fn logout(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     state.metrics.logout();
-    let result = async {
-        if !state.config.blacklist_store {
-            return Ok(());
+    let result = if state.config.blacklist_store {
+        match read_cookie(&headers, &state.config.refresh_cookie_name) {
+            Some(raw) => state.blacklist(&raw).map_err(|e| match e {
+                ApiError::Token(token_error) => ApiError::LogoutRefused(token_error.message()),
+                other => other,
+            }),
+            None => Err(ApiError::LogoutRefused(
+                "Refresh token was not included in cookie data.",
+            )),
         }
-        // The cookie first, then the body, as dj-rest-auth looks.
-        let raw = match read_cookie(&headers, &state.config.refresh_cookie_name) {
-            Some(raw) => raw,
-            None => {
-                let mut fields = fields(&headers, body).await?;
-                if !fields.contains("refresh") {
-                    return Err(ApiError::AuthenticationFailed(
-                        "Refresh token was not included in request data.",
-                    ));
-                }
-                // Anything but text cannot be a token.
-                fields
-                    .char("refresh", Presence::Optional, true)
-                    .unwrap_or_default()
-            }
-        };
-        state.blacklist(&raw).map_err(|e| match e {
-            ApiError::Token(token_error) => ApiError::AuthenticationFailed(token_error.message()),
-            other => other,
-        })
-    }
-    .await;
+    } else {
+        Ok(())
+    };
     let mut response = match result {
         Ok(()) => json_response(
             StatusCode::OK,

@@ -4,19 +4,20 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::refresh_faults::{after_refresh, before_refresh};
 use super::request_data::fields;
 use crate::app::AppState;
 use crate::body::Presence;
 use crate::clock::{iso8601, Timestamp};
 use crate::cookies::{read_cookie, set_cookie};
 use crate::error::{json_response, ApiError};
-use crate::faults::{ConnectionKill, EarlyFault, LateFault, TruncatedBody};
-use crate::metrics::{InjectedFault, RefreshOutcome};
+use crate::faults::ConnectionKill;
+use crate::metrics::RefreshOutcome;
 use crate::session::{Refreshed, Refused};
 
 /// Which refresh endpoint is answering.
@@ -43,28 +44,8 @@ pub async fn exchange(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    if state.config.test_hooks {
-        if let Some(delay) = state.faults.delay() {
-            state.metrics.fault(InjectedFault::Delay);
-            tokio::time::sleep(delay).await;
-        }
-        match state.faults.take_early() {
-            Some(EarlyFault::ServerError) => {
-                state.metrics.fault(InjectedFault::ServerError);
-                state
-                    .metrics
-                    .refresh(RefreshOutcome::InjectedServerError, started.elapsed());
-                return ApiError::Server.into_response();
-            }
-            Some(EarlyFault::Throttle { retry_after }) => {
-                state.metrics.fault(InjectedFault::Throttle);
-                state
-                    .metrics
-                    .refresh(RefreshOutcome::InjectedThrottle, started.elapsed());
-                return ApiError::Throttled { retry_after }.into_response();
-            }
-            None => {}
-        }
+    if let Some(answered) = before_refresh(state, started).await {
+        return answered;
     }
 
     let result = match presented_token(state, mode, &headers, body).await {
@@ -86,30 +67,7 @@ pub async fn exchange(
     state.metrics.refresh(outcome, started.elapsed());
     let response = answer(state, mode, &refreshed);
 
-    // The rotation is committed; a late fault decides whether the client
-    // ever learns of it, and when. Only a real connection can be cut.
-    if state.config.test_hooks {
-        if let Some(delay) = state.faults.delay_after() {
-            state.metrics.fault(InjectedFault::Delay);
-            tokio::time::sleep(delay).await;
-        }
-    }
-    let Some(kill) = kill.filter(|_| state.config.test_hooks) else {
-        return response;
-    };
-    match state.faults.take_late() {
-        Some(LateFault::LostResponse) => {
-            state.metrics.fault(InjectedFault::LostResponse);
-            kill.fire();
-            // The accept loop drops this connection, and this future with it.
-            std::future::pending().await
-        }
-        Some(LateFault::TruncatedBody) => {
-            state.metrics.fault(InjectedFault::TruncatedBody);
-            truncate(response, kill).await
-        }
-        None => response,
-    }
+    after_refresh(state, kill, response).await
 }
 
 /// The refresh token of the request.
@@ -127,10 +85,12 @@ async fn presented_token(
             refresh.ok_or(ApiError::field("refresh", "This field is required."))
         }
         Mode::Cookie => {
-            // A non-empty `refresh` in the body wins over the cookie.
-            let from_body = fields.char("refresh", Presence::Optional, true);
+            // dj-rest-auth's `CharField(required=False)`: absent is fine,
+            // blank is a 400 before the cookie is looked at; a `refresh`
+            // in the body wins over the cookie.
+            let from_body = fields.char("refresh", Presence::Optional, false);
             fields.finish()?;
-            match from_body.filter(|t| !t.is_empty()) {
+            match from_body {
                 Some(token) => Ok(token),
                 None => read_cookie(headers, &state.config.refresh_cookie_name)
                     .ok_or(ApiError::TokenDetail(NO_REFRESH_TOKEN)),
@@ -155,8 +115,11 @@ fn answer(state: &AppState, mode: Mode, refreshed: &Refreshed) -> Response {
         Mode::Cookie => {
             let now = state.config.clock.now();
             let secure = state.config.secure_cookies;
+            // dj-rest-auth deletes only `refresh` from the body under
+            // `JWT_AUTH_HTTPONLY`; the access token stays, the same one as
+            // in the cookie.
             let body = json!({
-                "access": "",
+                "access": refreshed.access.token,
                 "access_expiration": iso8601(Timestamp::from_secs(refreshed.access.expires_at)),
             });
             let mut response = json_response(StatusCode::OK, &body);
@@ -185,17 +148,4 @@ fn answer(state: &AppState, mode: Mode, refreshed: &Refreshed) -> Response {
             response
         }
     }
-}
-
-/// The same response with a body that stops halfway and cuts the connection.
-async fn truncate(response: Response, kill: ConnectionKill) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let full: Bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
-    Response::from_parts(parts, Body::new(TruncatedBody::new(full, kill)))
 }

@@ -8,6 +8,8 @@ pub mod data;
 mod exchange;
 mod methods;
 pub mod metrics;
+pub mod oauth_token;
+mod refresh_faults;
 mod request_data;
 pub mod test_hooks;
 

@@ -8,13 +8,21 @@
 //! `successor` a rotation issued, which the grace window hands out again and
 //! reuse detection follows to the live head of the chain.
 
+mod oauth;
+mod postgres;
 mod sqlite;
+mod sqlite_oauth;
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
 
+pub use oauth::{
+    OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue, OAuthPair, OAuthRefreshState,
+    OAuthRotation, OAuthRotationOutcome,
+};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A user, as dj-rest-auth's `UserDetailsSerializer` shows one.
@@ -126,8 +134,11 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     /// The operating system gave no randomness for a new UUID.
     Randomness(String),
-    /// The checkpoint thread could not be started.
+    /// The checkpoint thread (or the PostgreSQL I/O runtime) could not be
+    /// started.
     Thread(String),
+    /// PostgreSQL refused or failed.
+    Postgres(String),
 }
 
 impl fmt::Display for StoreError {
@@ -135,7 +146,8 @@ impl fmt::Display for StoreError {
         match self {
             Self::Sqlite(e) => write!(f, "sqlite: {e}"),
             Self::Randomness(e) => write!(f, "no randomness: {e}"),
-            Self::Thread(e) => write!(f, "cannot start the checkpoint thread: {e}"),
+            Self::Thread(e) => write!(f, "cannot start a store thread: {e}"),
+            Self::Postgres(e) => write!(f, "postgres: {e}"),
         }
     }
 }
@@ -239,4 +251,48 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// On a storage failure.
     fn counts(&self) -> Result<StoreCounts, StoreError>;
+
+    /// Records the pair a password grant issued, as a new family.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    fn oauth_issue(&self, issue: &OAuthIssue<'_>) -> Result<(), StoreError>;
+
+    /// An opaque refresh token as the refresh grant checks it first.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    fn oauth_refresh_state(&self, token: &str) -> Result<Option<OAuthRefreshState>, StoreError>;
+
+    /// Exchanges an opaque refresh token in one transaction.
+    ///
+    /// # Errors
+    /// On a storage failure; the transaction is then rolled back.
+    fn oauth_rotate(
+        &self,
+        rotation: &OAuthRotation<'_>,
+    ) -> Result<OAuthRotationOutcome, StoreError>;
+
+    /// An opaque access token, if it exists (expired or not).
+    ///
+    /// # Errors
+    /// On a storage failure.
+    fn oauth_access(&self, token: &str) -> Result<Option<OAuthAccess>, StoreError>;
+
+    /// DOT's `cleartokens`, with `refresh_lifetime` as its
+    /// `REFRESH_TOKEN_EXPIRE_SECONDS`.
+    ///
+    /// # Errors
+    /// On a storage failure; nothing is deleted then.
+    fn oauth_flush(
+        &self,
+        now: Timestamp,
+        refresh_lifetime: Option<Duration>,
+    ) -> Result<OAuthFlushReport, StoreError>;
+
+    /// Row counts of the OAuth tables.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    fn oauth_counts(&self) -> Result<OAuthCounts, StoreError>;
 }

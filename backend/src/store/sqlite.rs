@@ -8,8 +8,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    FlushReport, OutstandingToken, Rotation, RotationOutcome, StoreCounts, StoreError, TokenStore,
-    User,
+    sqlite_oauth, FlushReport, OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue,
+    OAuthRefreshState, OAuthRotation, OAuthRotationOutcome, OutstandingToken, Rotation,
+    RotationOutcome, StoreCounts, StoreError, TokenStore, User,
 };
 use crate::clock::Timestamp;
 
@@ -118,6 +119,7 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -8192)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(sqlite_oauth::SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(32);
         let conn = Arc::new(Mutex::new(conn));
         let checkpointer = if in_memory {
@@ -192,6 +194,12 @@ fn immediate<T>(
             Err(e)
         }
     }
+}
+
+/// The one number a `SELECT COUNT(*) ...` gives.
+pub(super) fn count_rows(conn: &Connection, sql: &str) -> Result<usize, StoreError> {
+    let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 const USER_COLUMNS: &str = "id, uuid, username, password, email, first_name, last_name, is_active";
@@ -447,10 +455,7 @@ impl TokenStore for SqliteStore {
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let conn = self.conn();
-        let count = |sql: &str| -> Result<usize, StoreError> {
-            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
-            Ok(usize::try_from(n).unwrap_or(0))
-        };
+        let count = |sql: &str| count_rows(&conn, sql);
         Ok(StoreCounts {
             outstanding: count("SELECT COUNT(*) FROM outstanding_tokens")?,
             blacklisted: count("SELECT COUNT(*) FROM blacklisted_tokens")?,
@@ -460,132 +465,39 @@ impl TokenStore for SqliteStore {
             )?,
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn token(jti: &str, family: &str, expires_at: i64) -> OutstandingToken {
-        OutstandingToken {
-            jti: jti.to_owned(),
-            user_pk: None,
-            family: family.to_owned(),
-            token: format!("token-{jti}"),
-            created_at: 0,
-            expires_at,
-        }
+    fn oauth_issue(&self, issue: &OAuthIssue<'_>) -> Result<(), StoreError> {
+        immediate(&self.conn(), |tx| {
+            sqlite_oauth::issue(tx, issue, issue.refresh_token, None)
+        })
     }
 
-    fn rotation<'a>(
-        presented: &'a OutstandingToken,
-        successor: &'a OutstandingToken,
-        now: i64,
-        grace: Option<u64>,
-        reuse_detection: bool,
-    ) -> Rotation<'a> {
-        Rotation {
-            presented,
-            successor,
-            now: Timestamp::from_secs(now),
-            grace: grace.map(Duration::from_secs),
-            reuse_detection,
-        }
+    fn oauth_refresh_state(&self, token: &str) -> Result<Option<OAuthRefreshState>, StoreError> {
+        sqlite_oauth::refresh_state(&self.conn(), token)
     }
 
-    #[test]
-    fn users_get_distinct_v4_uuids_and_upsert_keeps_the_row() {
-        let store = SqliteStore::in_memory().unwrap();
-        let a = store.upsert_user("a", "h1").unwrap();
-        let b = store.upsert_user("b", "h2").unwrap();
-        assert_ne!(a.uuid, b.uuid);
-        assert_eq!(a.uuid.len(), 36);
-        assert_eq!(a.uuid.chars().nth(14), Some('4'));
-        let again = store.upsert_user("a", "h3").unwrap();
-        assert_eq!((again.pk, again.uuid.as_str()), (a.pk, a.uuid.as_str()));
-        assert_eq!(again.password_hash, "h3");
-        assert_eq!(store.user_by_uuid(&a.uuid).unwrap().unwrap().pk, a.pk);
+    fn oauth_rotate(
+        &self,
+        rotation: &OAuthRotation<'_>,
+    ) -> Result<OAuthRotationOutcome, StoreError> {
+        immediate(&self.conn(), |tx| sqlite_oauth::rotate(tx, rotation))
     }
 
-    #[test]
-    fn rotation_consumes_once_and_grace_returns_the_same_successor() {
-        let store = SqliteStore::in_memory().unwrap();
-        let t0 = token("t0", "t0", 100);
-        let t1 = token("t1", "ignored", 200);
-        let t1b = token("t1b", "ignored", 200);
-        store.outstand(&t0).unwrap();
-        assert_eq!(
-            store
-                .rotate(&rotation(&t0, &t1, 10, Some(5), false))
-                .unwrap(),
-            RotationOutcome::Rotated
-        );
-        assert_eq!(
-            store
-                .rotate(&rotation(&t0, &t1b, 14, Some(5), false))
-                .unwrap(),
-            RotationOutcome::GraceReuse {
-                token: "token-t1".into(),
-                expires_at: 200
-            }
-        );
-        assert_eq!(
-            store
-                .rotate(&rotation(&t0, &t1b, 16, Some(5), false))
-                .unwrap(),
-            RotationOutcome::Blacklisted
-        );
-        assert_eq!(store.counts().unwrap().outstanding, 2);
+    fn oauth_access(&self, token: &str) -> Result<Option<OAuthAccess>, StoreError> {
+        sqlite_oauth::access(&self.conn(), token)
     }
 
-    #[test]
-    fn reuse_outside_grace_revokes_the_whole_family() {
-        let store = SqliteStore::in_memory().unwrap();
-        let t0 = token("t0", "t0", 100);
-        let t1 = token("t1", "x", 200);
-        let t2 = token("t2", "x", 300);
-        store.outstand(&t0).unwrap();
-        store.rotate(&rotation(&t0, &t1, 10, None, true)).unwrap();
-        store.rotate(&rotation(&t1, &t2, 11, None, true)).unwrap();
-        let spare = token("t9", "x", 300);
-        assert_eq!(
-            store
-                .rotate(&rotation(&t0, &spare, 12, None, true))
-                .unwrap(),
-            RotationOutcome::ReuseDetected { revoked: 1 }
-        );
-        assert!(store.is_blacklisted("t2").unwrap());
+    fn oauth_flush(
+        &self,
+        now: Timestamp,
+        refresh_lifetime: Option<Duration>,
+    ) -> Result<OAuthFlushReport, StoreError> {
+        immediate(&self.conn(), |tx| {
+            sqlite_oauth::flush(tx, now, refresh_lifetime)
+        })
     }
 
-    #[test]
-    fn flush_removes_expired_tokens_and_their_blacklist_rows() {
-        let store = SqliteStore::in_memory().unwrap();
-        store.outstand(&token("old", "old", 50)).unwrap();
-        store
-            .blacklist(&token("old", "old", 50), Timestamp::from_secs(1))
-            .unwrap();
-        store
-            .blacklist(
-                &token("never-outstanding", "n", 60),
-                Timestamp::from_secs(1),
-            )
-            .unwrap();
-        store.outstand(&token("live", "live", 500)).unwrap();
-        let report = store.flush_expired(Timestamp::from_secs(100)).unwrap();
-        assert_eq!(
-            report,
-            FlushReport {
-                outstanding: 2,
-                blacklisted: 2
-            }
-        );
-        assert_eq!(
-            store.counts().unwrap(),
-            StoreCounts {
-                outstanding: 1,
-                blacklisted: 0,
-                orphans: 0
-            }
-        );
+    fn oauth_counts(&self) -> Result<OAuthCounts, StoreError> {
+        sqlite_oauth::counts(&self.conn())
     }
 }

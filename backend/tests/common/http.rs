@@ -189,3 +189,15 @@ pub fn cookie_value<'a>(set_cookie: &'a str, name: &str) -> Option<&'a str> {
     let (n, v) = first.split_once('=')?;
     (n.trim() == name).then_some(v.trim())
 }
+
+/// A refresh request whose head says `Content-Length: 100` and whose body
+/// stops after 4 bytes: the stall issue 12's audit found.
+pub const SHORT_BODY: &[u8] = b"POST /api/token/refresh/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"re";
+
+/// `GET /metrics` on a new connection.
+pub async fn scrape_metrics(addr: std::net::SocketAddr) -> io::Result<HttpResponse> {
+    Connection::open(addr)
+        .await?
+        .exchange(&request("GET", "/metrics", &[], b""))
+        .await
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use refresh_backend::{
-    app, hash_password, serve, Config, ManualClock, SigningKeys, SqliteStore, Timestamp, TokenStore,
+    app, hash_password, serve, Config, ConnectionLimits, ManualClock, SigningKeys, SqliteStore,
+    Timestamp, TokenStore,
 };
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -78,7 +80,7 @@ pub fn config_with(
 ) -> (Config, Arc<SqliteStore>, Arc<ManualClock>, i64, String) {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let user = store
-        .upsert_user(USER, &hash_password(PASSWORD).unwrap())
+        .upsert_user(USER, &hash_password(PASSWORD, 2).unwrap())
         .unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::from_secs(START)));
     let keys = SigningKeys::hmac(Algorithm::HS256, SECRET).unwrap();
@@ -233,7 +235,12 @@ pub fn claims_of(token: &str) -> Value {
 pub async fn spawn_server(config: Config) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, app(config), std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        app(config),
+        ConnectionLimits::default(),
+        std::future::pending(),
+    ));
     addr
 }
 
