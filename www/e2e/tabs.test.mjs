@@ -6,11 +6,13 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { launchBrowser } from '../test/browser.mjs';
-import { outcome, refreshCount, startBackend } from './backend.mjs';
+import { outcome, refreshCount, ROOT, startBackend } from './backend.mjs';
 
 const LONG = ['--access-token-lifetime', '10m'];
 let browser;
+const report = [];
 
 before(async () => {
   browser = await launchBrowser();
@@ -18,13 +20,30 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  if (report.length === 0) return;
+  const lines = [
+    '| scenario | mode | refresh-coordinator | hand-written interceptor |',
+    '|---|---|---|---|',
+    ...report.map((r) => `| ${r.name} | ${r.mode} | ${r.coordinator ?? 'n/a'} | ${r.naive ?? 'n/a'} |`),
+  ];
+  const text = `Across tabs: refresh requests / failed requests / session ends.\n\n${lines.join('\n')}\n`;
+  await mkdir(`${ROOT}target`, { recursive: true });
+  await writeFile(`${ROOT}target/e2e-tabs-report.md`, text);
+  console.log(`\n${text}`);
 });
+
+/** Notes one cell of the report. */
+function record(name, mode, kind, cell) {
+  let row = report.find((r) => r.name === name && r.mode === mode);
+  if (!row) report.push((row = { name, mode }));
+  row[kind] = cell;
+}
 
 /**
  * `tabs` pages of one context on a fresh backend, the first one logged in,
  * each with a coordinator (`options`; `init` runs before any page script).
  */
-async function withTabs({ tabs, mode, options = {}, init }, body) {
+async function withTabs({ tabs, mode, kind = 'coordinator', options = {}, init }, body) {
   const backend = await startBackend(LONG);
   const context = await browser.newContext();
   if (init) await context.addInitScript(init);
@@ -37,8 +56,8 @@ async function withTabs({ tabs, mode, options = {}, init }, body) {
       await page.goto(`${backend.url}/e2e.html`);
       await page.waitForFunction(() => window.e2eReady === true);
       await page.evaluate(
-        ([m, o, logIn]) => window.e2e.setup('coordinator', m, o, { logIn, tabs: true }),
-        [mode, options, i === 0],
+        ([k, m, o, logIn]) => window.e2e.setup(k, m, o, { logIn, tabs: true }),
+        [kind, mode, options, i === 0],
       );
       pages.push(page);
     }
@@ -54,11 +73,22 @@ async function withTabs({ tabs, mode, options = {}, init }, body) {
 for (const mode of ['cookie', 'bearer']) {
   describe(`${mode} mode, several tabs`, () => {
     for (const tabs of [2, 4]) {
+      test(`${tabs} tabs × 50 requests after one expiry with the hand-written interceptor (reported, not asserted)`, async () => {
+        await withTabs({ tabs, mode, kind: 'naive' }, async ({ pages, backend, run }) => {
+          await run(pages[0], 'expireAccess');
+          const summaries = await Promise.all(pages.map((page) => run(page, 'burst', 50)));
+          const failed = summaries.reduce((n, s) => n + s.failed, 0);
+          const ends = summaries.reduce((n, s) => n + s.sessionExpired, 0);
+          record(`${tabs} tabs × 50 after one expiry`, mode, 'naive', `${refreshCount(await backend.metrics())} / ${failed} / ${ends}`);
+        });
+      });
+
       test(`${tabs} tabs × 50 requests after one expiry, at once: one refresh in the browser, nothing fails`, async () => {
         await withTabs({ tabs, mode }, async ({ pages, backend, run }) => {
           await run(pages[0], 'expireAccess');
           const summaries = await Promise.all(pages.map((page) => run(page, 'burst', 50)));
           const metrics = await backend.metrics();
+          record(`${tabs} tabs × 50 after one expiry`, mode, 'coordinator', `${refreshCount(metrics)} / ${summaries.reduce((n, s) => n + s.failed, 0)} / 0`);
           for (const summary of summaries) {
             assert.equal(summary.ok, 50, JSON.stringify(summary));
             assert.equal(summary.sessionExpired, 0);
@@ -91,6 +121,26 @@ for (const mode of ['cookie', 'bearer']) {
         const summaries = await Promise.all(pages.map((page) => run(page, 'burst', 10)));
         for (const summary of summaries) assert.equal(summary.ok, 10, JSON.stringify(summary));
         assert.equal(refreshCount(await backend.metrics()), 2, 'one more refresh, for the new session');
+      });
+    });
+
+    test('logout() in one tab logs every tab out once, with no refresh and no expiry', async () => {
+      await withTabs({ tabs: 3, mode }, async ({ pages, backend, run }) => {
+        assert.equal(await run(pages[0], 'logOut'), 'logged-out');
+        for (const page of pages) {
+          await page.waitForFunction(() => window.e2e.session() === 'logged-out');
+        }
+        await run(pages[1], 'expireAccess');
+        const after = await run(pages[1], 'burst', 3);
+        assert.deepEqual(after.errors, { LoggedOutError: 3 }, JSON.stringify(after));
+        const events = await Promise.all(pages.map((page) => run(page, 'events')));
+        for (const e of events) {
+          assert.equal(e.filter((t) => t === 'logged-out').length, 1, 'told once in each tab');
+          assert.equal(e.filter((t) => t === 'session-expired').length, 0, 'a logout is no expiry');
+        }
+        const metrics = await backend.metrics();
+        assert.equal(refreshCount(metrics), 0, 'no refresh after the logout');
+        if (mode === 'cookie') assert.equal(metrics.logouts_total, 1, 'one logout request, from the tab that logged out');
       });
     });
 

@@ -12,7 +12,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BINARY = process.env.REFRESH_BACKEND_BIN || `${ROOT}target/server/refresh-backend`;
 
 /**
- * Starts `refresh-backend --addr ADDR --db :memory:` plus `flags`. Resolves,
+ * Starts `refresh-backend --addr ADDR --db :memory: --password-iterations 1000` plus `flags`. Resolves,
  * once it printed its address, to `{ url, child, stop(), metrics(),
  * faults(plan) }`; rejects with its stderr if it exits first (a port in
  * use, say) or does not start within 10 s.

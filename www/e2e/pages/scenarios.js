@@ -293,3 +293,14 @@ export async function logInAgain() {
 export function reentered() {
   return client.reentered();
 }
+
+/** logout() in this page; what it and the page then see. */
+export async function logOut() {
+  await client.authFetch.logout();
+  return client.authFetch.state().session;
+}
+
+/** This page's session as its coordinator sees it. */
+export function session() {
+  return client.authFetch.state().session;
+}
