@@ -5,6 +5,7 @@
 import axios, { AxiosError } from 'axios';
 import {
   createAuthFetch,
+  localStorageTokenStore,
   isSessionExpiredError,
   isRefreshUnavailableError,
   isRefreshCoordinatorError,
@@ -45,6 +46,10 @@ function describe(event: AuthFetchEvent): string {
       return event.remote ? 'in another tab' : 'here';
     case 'logged-out':
       return 'logged out';
+    case 'adopted':
+      return `another tab refreshed: generation ${event.generation}`;
+    case 'cross-tab-unavailable':
+      return `this tab refreshes alone (${event.reason})`;
   }
 }
 
@@ -73,6 +78,13 @@ const options: AuthFetchOptions = {
 export const authFetch: AuthFetch = createAuthFetch(options);
 createAuthFetch();
 createAuthFetch({ mode: 'cookie', csrf: {} });
+// Tabs sharing one bearer flight, and a tab that keeps its flight to itself.
+const sharedStore = localStorageTokenStore({ key: 'app:tokens' });
+const sharedFlag: true = sharedStore.shared;
+createAuthFetch({ mode: 'bearer', tokenStore: sharedStore, crossTab: sharedFlag });
+createAuthFetch({ crossTab: false });
+// @ts-expect-error crossTab is a boolean
+createAuthFetch({ crossTab: 'yes' });
 createAuthFetch({ logoutUrl: false });
 // @ts-expect-error: logoutUrl is a URL or false
 createAuthFetch({ logoutUrl: true });
