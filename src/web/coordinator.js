@@ -187,6 +187,10 @@ export class Coordinator {
   #timerAt = -1;
   /** The lock, shared state and channel of the tabs, when they share one flight. */
   #tabs = null;
+  /** The browser-wide generation when this coordinator was created. */
+  #joinedAt = 0;
+  /** Another tab changed the shared state before the core was built. */
+  #heardWhileLoading = false;
   /** The numbers of the refreshes on the wire (answered or forgotten ones leave). */
   #refreshesOut = new Set();
   /** Bearer mode: the refresh token each refresh on the wire was sent with, by number. */
@@ -219,6 +223,13 @@ export class Coordinator {
   constructor(options, loadCore, { eager = true } = {}) {
     this.#options = readOptions(options);
     this.#loadCore = loadCore;
+    // The other tabs are heard from now on, not only once the core is
+    // built: a logout or a rotation in another tab while this one loads
+    // must reach it too.
+    if (crossTabUnavailable(this.#options) === null) {
+      this.#tabs = new SharedFlight(sharedName(this.#options), () => this.#turn(() => this.#sharedChanged()));
+      this.#joinedAt = this.#tabs.read().generation;
+    }
     if (eager) this.#load().catch(() => {});
   }
 
@@ -265,9 +276,13 @@ export class Coordinator {
       core.confirmRefusalsFor(REFUSAL_WINDOW);
     }
     const unavailable = crossTabUnavailable(o);
-    if (unavailable === null) {
-      this.#tabs = new SharedFlight(sharedName(o), () => this.#turn(() => this.#sharedChanged()));
-      core.shareAcrossTabs(this.#tabs.read().generation);
+    if (this.#tabs) {
+      core.shareAcrossTabs(this.#joinedAt);
+      // What another tab changed while this one loaded counts now.
+      if (this.#heardWhileLoading) {
+        const shared = this.#tabs.read();
+        core.sharedState(shared.generation, shared.session);
+      }
     } else if (unavailable === 'no-web-locks' && o.onEvent) {
       // Said once: this tab refreshes on its own (rule 5's confirmation
       // still keeps it from logging out after losing a race).
@@ -715,7 +730,11 @@ export class Coordinator {
 
   /** Another tab may have changed the shared state. */
   #sharedChanged() {
-    if (!this.#core || this.#fault) return;
+    if (this.#fault) return;
+    if (!this.#core) {
+      this.#heardWhileLoading = true;
+      return;
+    }
     const shared = this.#tabs.read();
     this.#core.sharedState(shared.generation, shared.session);
     this.#drive();
