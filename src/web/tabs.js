@@ -87,8 +87,10 @@ export class SharedFlight {
         if (event.key === this.#key) changed();
       });
       // A page restored from the back/forward cache, or a tab shown again,
-      // may have slept through messages: re-read before it sends.
-      target.addEventListener('pageshow', () => changed());
+      // may have slept through messages: re-read before it sends. (Not the
+      // first pageshow of a load: a stored end of a session is never taken
+      // on joining, only when it happens.)
+      target.addEventListener('pageshow', (event) => event.persisted && changed());
       const doc = globalThis.document;
       if (doc && typeof doc.addEventListener === 'function') {
         doc.addEventListener('visibilitychange', () => doc.visibilityState === 'visible' && changed());
