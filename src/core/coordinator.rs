@@ -1202,9 +1202,7 @@ impl Coordinator {
         // counts (the host stores it, and the logout revokes it), though
         // nobody waits for it any more.
         if let Flight::Refreshing { refresh, sent, .. } = self.flight {
-            self.flight = Flight::Idle;
             self.unanswered.push((refresh, sent));
-            self.let_go_of_lock();
         }
         self.wind_down_flight_keeping_unanswered();
         self.fail_waiters(Failure::LoggedOut);
@@ -1216,6 +1214,9 @@ impl Coordinator {
     /// refresh on the wire is forgotten.
     fn wind_down_flight(&mut self) {
         self.wind_down_flight_keeping_unanswered();
+        // A refresh still out refreshed the credential that is now dead, or
+        // (reported from elsewhere) a session that is over: its outcome no
+        // longer counts; after a new login, a 401 starts afresh.
         self.unanswered.clear();
     }
 
@@ -1233,10 +1234,7 @@ impl Coordinator {
                 },
             );
         }
-        // A refresh still out refreshed the credential that is now dead, or
-        // (reported from elsewhere, or logged out) a session that is over:
-        // its outcome no longer counts; after a new login, a 401 starts
-        // afresh.
+        // Nobody waits for the flight any more, and it holds no lock.
         self.flight = Flight::Idle;
         self.let_go_of_lock();
     }
