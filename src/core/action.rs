@@ -4,6 +4,7 @@ use super::generation::Generation;
 use super::outcome::{Failure, Unavailability};
 use super::request::RequestId;
 use super::shared::SharedSession;
+use super::time::Instant;
 
 /// One thing for the host (the web layer, or a test) to do, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +43,16 @@ pub enum Action {
     Persist {
         generation: u64,
         session: SharedSession,
+        /// When the credential of an active session expires, if known (see
+        /// [`Coordinator::shared_expiry`](crate::core::Coordinator::shared_expiry)).
+        expires: Option<Instant>,
     },
     /// Tell the other tabs the stored state changed (a hint: receivers
     /// re-read what is stored). Comes after the lock is released.
     Announce {
         generation: u64,
         session: SharedSession,
+        expires: Option<Instant>,
     },
 }
 
@@ -81,8 +86,9 @@ impl RefreshId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Notice {
-    /// A refresh attempt was sent.
-    RefreshStarted { attempt: u32 },
+    /// A refresh attempt was sent; `ahead` of the credential's known
+    /// expiry, before any 401 (rule 8), or after one.
+    RefreshStarted { attempt: u32, ahead: bool },
     /// The credential is fresh: a refresh succeeded (here, or confirmed by a
     /// probe), and `generation` is current now.
     RefreshSucceeded { generation: Generation },
@@ -91,6 +97,15 @@ pub enum Notice {
     RefreshFailed {
         cause: Unavailability,
         retrying: bool,
+    },
+    /// A refresh did not rotate (`cause`, or `None` when the server
+    /// refused it), and the session stays without a retry: it was sent
+    /// `ahead` of expiry and the credential still works; or the refusal has
+    /// nobody waiting to confirm it with (the next 401 will); or another
+    /// tab's newer credential was adopted while it was out.
+    SessionKept {
+        cause: Option<Unavailability>,
+        ahead: bool,
     },
     /// A request was replayed after a refresh.
     Replayed { request: RequestId },

@@ -25,7 +25,11 @@
 //! 7. a 401 to a replay whose credential is still fresh is returned, not
 //!    refreshed again (no refresh loop); a replay whose credential outlived
 //!    its life (see [`Credential`]) waits for the next refresh instead.
-//!    Bodies that cannot be replayed fail instead of going out empty.
+//!    Bodies that cannot be replayed fail instead of going out empty;
+//! 8. a credential whose expiry is known is refreshed ahead of it, through
+//!    the same flight, by the first request issued within the margin (or a
+//!    visible tab's timer); a refresh ahead that fails costs nothing: the
+//!    requests go with the credential that still works.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -71,6 +75,15 @@ enum Flight {
         sent: Instant,
         /// When the flight stops waiting for its answer.
         deadline: Instant,
+        /// Sent ahead of the credential's expiry, no 401 seen yet: if it
+        /// fails, the requests go with the credential that still works.
+        ahead: bool,
+        /// Another tab's newer credential was adopted while it was out. The
+        /// lock stays held until its outcome: it may be rotating the very
+        /// token the browser holds now, and a tab granted the lock before it
+        /// ends would refresh that token too. Its rotation is the newest and
+        /// is taken; any other outcome changes nothing.
+        superseded: bool,
     },
     /// A refusal waits to be confirmed (see
     /// [`Coordinator::confirm_refusals_for`]) until `until`, in case the
@@ -89,6 +102,8 @@ enum Flight {
         /// When to stop waiting quietly: then, in cookie mode, a waiter asks
         /// whether the holder's rotation landed; the wait goes on either way.
         deadline: Instant,
+        /// For a refresh ahead of expiry (see [`Flight::Refreshing`]).
+        ahead: bool,
     },
     /// Attempt `attempt` failed transiently; the next starts at `until`.
     BackingOff {
@@ -99,6 +114,9 @@ enum Flight {
     /// browser holds now, to learn what `why` asks.
     Probing {
         probe: RequestId,
+        /// When it was sent: a refusal stands only on a probe sent after
+        /// its confirmation window closed.
+        sent: Instant,
         deadline: Instant,
         why: ProbeFor,
     },
@@ -182,6 +200,14 @@ pub struct Coordinator {
     next_request: u64,
     next_refresh: u64,
     jitter: Jitter,
+    /// Whether the page is visible (the host says): only a visible tab
+    /// refreshes ahead on a timer. A hidden one's timers are throttled, and
+    /// it refreshes ahead only when it has a request to send.
+    visible: bool,
+    /// In `[0, 1)`, drawn for each credential: how far into the second half
+    /// of the margin this tab's timer wakes, so tabs that learned the same
+    /// expiry do not all wake at once.
+    wake_jitter: f64,
 }
 
 impl Coordinator {
@@ -205,6 +231,8 @@ impl Coordinator {
             next_request: 0,
             next_refresh: 0,
             jitter: Jitter::new(seed),
+            visible: false,
+            wake_jitter: 0.0,
         }
     }
 
@@ -229,6 +257,11 @@ impl Coordinator {
             },
         );
         if self.session == Session::Active && self.holds_requests() {
+            self.wait(id, now, None);
+        } else if self.due_ahead(now) {
+            // Sending it would only earn a 401 (or race the expiry): it
+            // waits for the refresh it starts.
+            self.begin_attempt(now, 1, true);
             self.wait(id, now, None);
         } else {
             self.send(id, false);
@@ -291,6 +324,10 @@ impl Coordinator {
             // loop; the caller gets the 401.
             self.settle(id, Action::Deliver { request: id });
         } else {
+            // A 401 for the current credential: a refresh ahead of its
+            // expiry in flight is a refresh after expiry now, with its
+            // retries and its confirmation of a refusal.
+            self.ahead_is_late();
             if was_replay {
                 // The replay left after the credential it carried expired
                 // (a long queue, a short token): the session is fine, the
@@ -311,14 +348,17 @@ impl Coordinator {
     }
 
     fn on_probe_answer(&mut self, now: Instant, id: RequestId, answer: Answer, deadline: Instant) {
-        let why = match self.flight {
-            Flight::Probing { why, .. } => why,
+        let (why, sent) = match self.flight {
+            Flight::Probing { why, sent, .. } => (why, sent),
             // Not reachable: a probing request is always the flight's probe.
             // Treat it as an inconclusive probe after a lost answer.
-            _ => ProbeFor::LostAnswer {
-                attempt: 1,
-                cause: Unavailability::Network,
-            },
+            _ => (
+                ProbeFor::LostAnswer {
+                    attempt: 1,
+                    cause: Unavailability::Network,
+                },
+                now,
+            ),
         };
         self.flight = Flight::Idle;
         match answer {
@@ -334,12 +374,12 @@ impl Coordinator {
             Answer::Unauthorized => {
                 // The credential did not change; the probe waits again.
                 self.set_waiting(id, Some(self.generation), deadline);
-                self.after_failed_probe(now, why);
+                self.after_failed_probe(now, why, sent);
             }
             Answer::Failed => {
                 // The caller gets its network error, as plain fetch would.
                 self.settle(id, Action::Deliver { request: id });
-                self.after_failed_probe(now, why);
+                self.after_failed_probe(now, why, sent);
             }
         }
     }
@@ -361,7 +401,7 @@ impl Coordinator {
                     // Out when the app logged out: the host keeps what it
                     // brought, for the logout to revoke, and nothing revives.
                     self.generation = self.generation.next();
-                    self.credential = Credential::new(sent, lifetime);
+                    self.take_credential(Credential::new(sent, lifetime));
                 } else {
                     self.adopt_late_rotation(Credential::new(sent, lifetime));
                 }
@@ -371,6 +411,8 @@ impl Coordinator {
         let Flight::Refreshing {
             refresh: current,
             sent,
+            ahead,
+            superseded,
             ..
         } = self.flight
         else {
@@ -378,6 +420,26 @@ impl Coordinator {
         };
         if current != refresh {
             return;
+        }
+        if superseded {
+            // The browser holds a credential another tab brought meanwhile.
+            self.flight = Flight::Idle;
+            return match outcome {
+                RefreshOutcome::Rotated { lifetime } => {
+                    self.succeed(Credential::new(sent, lifetime))
+                }
+                _ => {
+                    self.let_go_of_lock();
+                    self.notify(Notice::SessionKept {
+                        cause: Self::cause_of(outcome),
+                        ahead,
+                    });
+                    self.release_waiters();
+                }
+            };
+        }
+        if ahead && !matches!(outcome, RefreshOutcome::Rotated { .. }) {
+            return self.ahead_failed(Self::cause_of(outcome));
         }
         // This attempt is over, whatever it says. The lock stays held for
         // its bookkeeping: a rotation or a confirmed end is persisted before
@@ -463,9 +525,11 @@ impl Coordinator {
                 wait: Duration::ZERO,
             };
             if !self.probe_first_waiter(now, why) {
-                self.end_session(false);
+                self.refusal_unconfirmed();
             }
-        } else if now < until && self.waiting > 0 {
+        } else if now < until {
+            // The host looks at its store again when the window closes,
+            // whether or not anyone waits.
             self.flight = Flight::Confirming {
                 until,
                 next_check: until,
@@ -501,6 +565,8 @@ impl Coordinator {
                 refresh,
                 sent,
                 deadline,
+                ahead,
+                superseded,
             } if deadline <= now => {
                 // No answer in time. Never cancelled (it may have rotated
                 // the token, and its late rotation is adopted), but no longer
@@ -508,19 +574,40 @@ impl Coordinator {
                 // on and cannot wedge on a refresh that never answers.
                 self.unanswered.push((refresh, sent));
                 self.flight = Flight::Idle;
-                self.after_lost_answer(now, refresh.attempt(), Unavailability::Timeout);
+                if superseded {
+                    // Nothing to recover: the browser has a newer credential.
+                    self.let_go_of_lock();
+                    self.release_waiters();
+                } else if ahead {
+                    self.ahead_failed(Some(Unavailability::Timeout));
+                } else {
+                    self.after_lost_answer(now, refresh.attempt(), Unavailability::Timeout);
+                }
             }
-            Flight::Locking { attempt, deadline } if deadline <= now => {
-                self.after_lock_wait(now, attempt)
+            Flight::Locking {
+                attempt,
+                deadline,
+                ahead,
+            } if deadline <= now => {
+                if ahead {
+                    // Another tab holds the lock, most likely refreshing
+                    // ahead of the same expiry: its rotation will be
+                    // adopted; meanwhile the credential still works.
+                    self.ahead_failed(Some(Unavailability::Timeout));
+                } else {
+                    self.after_lock_wait(now, attempt);
+                }
             }
             Flight::Confirming {
                 until,
                 next_check,
                 wait,
             } if next_check <= now => {
-                if self.config.probe_after_lost_answer && now < until {
+                if self.config.probe_after_lost_answer {
+                    // Cookie mode looks again, and once more when the
+                    // window closes: the last look decides.
                     if !self.probe_first_waiter(now, ProbeFor::Refusal { until, wait }) {
-                        self.end_session(false);
+                        self.refusal_unconfirmed();
                     }
                 } else {
                     // The window is over and the host found no change.
@@ -532,15 +619,21 @@ impl Coordinator {
                     // Everyone gave up or left; the next 401 starts afresh.
                     self.flight = Flight::Idle;
                 } else {
-                    self.begin_attempt(now, attempt.saturating_add(1));
+                    self.begin_attempt(now, attempt.saturating_add(1), false);
                 }
             }
             Flight::Landing {
                 landing,
                 next_probe,
             } if next_probe <= now => self.probe_for_landing(now, landing),
+            Flight::Idle if self.wake_at().is_some_and(|wake| wake <= now) => {
+                // A visible tab whose credential is about to expire: refresh
+                // it before a request has to wait for it.
+                self.begin_attempt(now, 1, true);
+            }
             Flight::Probing {
                 probe,
+                sent,
                 deadline,
                 why,
             } if deadline <= now => {
@@ -554,7 +647,7 @@ impl Coordinator {
                     },
                 );
                 self.flight = Flight::Idle;
-                self.after_failed_probe(now, why);
+                self.after_failed_probe(now, why, sent);
             }
             _ => {}
         }
@@ -610,8 +703,9 @@ impl Coordinator {
         self.let_go_of_lock();
         self.generation = self.generation.next();
         // Issued at a moment this side does not know: no expiry can be
-        // counted for it, so a replay's 401 with it is judged by acceptance.
-        self.credential = Credential::default();
+        // counted for it (unless the other tab shares it, see
+        // `shared_expiry`), so a replay's 401 with it is judged by acceptance.
+        self.take_credential(Credential::default());
         self.session = session;
         self.inherited_landing = None;
         self.unanswered.clear();
@@ -646,7 +740,34 @@ impl Coordinator {
         self.shared.seen = generation;
         match session {
             SharedSession::Active if newer => {
-                self.adopt(Session::Active);
+                let out = match self.flight {
+                    Flight::Refreshing {
+                        refresh,
+                        sent,
+                        deadline,
+                        ahead,
+                        ..
+                    } if self.shared.lock == Lock::Held => Some((refresh, sent, deadline, ahead)),
+                    _ => None,
+                };
+                if let Some((refresh, sent, deadline, ahead)) = out {
+                    // This tab's refresh is still out: the lock stays
+                    // held until it ends (see `Flight::Refreshing`).
+                    self.generation = self.generation.next();
+                    self.take_credential(Credential::default());
+                    self.session = Session::Active;
+                    self.inherited_landing = None;
+                    self.unanswered.clear();
+                    self.flight = Flight::Refreshing {
+                        refresh,
+                        sent,
+                        deadline,
+                        ahead,
+                        superseded: true,
+                    };
+                } else {
+                    self.adopt(Session::Active);
+                }
                 self.notify(Notice::Adopted {
                     generation: self.generation,
                 });
@@ -662,6 +783,29 @@ impl Coordinator {
         }
     }
 
+    /// The stored state of browser-wide generation `generation` says its
+    /// credential expires at `expires` (this tab's clock; the host converts
+    /// from the time the browser's tabs share). Read after
+    /// [`Coordinator::shared_state`], [`Coordinator::lock_granted`] or
+    /// [`Coordinator::share_across_tabs`]: if that generation is this tab's
+    /// and its expiry unknown here (adopted, or this page load's), it is
+    /// refreshed ahead of it like its own. An expiry this tab counted itself
+    /// is kept.
+    pub fn shared_expiry(&mut self, now: Instant, generation: u64, expires: Instant) {
+        if !self.shared.enabled
+            || generation != self.shared.seen
+            || self.session != Session::Active
+            || self.credential.expires().is_some()
+        {
+            return;
+        }
+        let accepted = self.credential.accepted();
+        self.take_credential(Credential::new(now, Some(now.until(expires))));
+        if accepted {
+            self.credential.accept();
+        }
+    }
+
     /// The host granted the lock; `generation` and `session` are the shared
     /// state read right after. If another tab rotated meanwhile, that is
     /// adopted and no refresh is sent; otherwise this tab refreshes, holding
@@ -672,8 +816,8 @@ impl Coordinator {
         }
         self.shared_state(generation, session);
         match self.flight {
-            Flight::Locking { attempt, .. } if self.shared.lock == Lock::Held => {
-                self.start_refresh(now, attempt)
+            Flight::Locking { attempt, ahead, .. } if self.shared.lock == Lock::Held => {
+                self.refresh_holding_lock(now, attempt, ahead)
             }
             Flight::Probing {
                 why: ProbeFor::LockWait { attempt },
@@ -682,7 +826,7 @@ impl Coordinator {
                 // Asked whether the holder's rotation landed; now the lock is
                 // here. The probe finishes as an ordinary request.
                 self.demote_probe();
-                self.start_refresh(now, attempt);
+                self.refresh_holding_lock(now, attempt, false);
             }
             _ => {
                 // Not wanted any more (adopted, ended, withdrawn): give it back.
@@ -690,6 +834,25 @@ impl Coordinator {
                     self.shared.lock = Lock::Free;
                     self.actions.push_back(Action::ReleaseLock);
                 }
+            }
+        }
+    }
+
+    /// The lock is here: refresh, unless the host reported that the last
+    /// holder's refresh may still be landing
+    /// ([`Coordinator::refresh_may_be_landing`]: that tab was closed,
+    /// reloaded or frozen mid-refresh, and its `keepalive` refresh goes on
+    /// and lands its cookie). Refreshing now would send the token that one
+    /// rotated, and on a server without a grace window end the session; so
+    /// the waiters probe for its cookie first, holding the lock, as after a
+    /// reload. A refresh ahead of expiry lets its requests go instead.
+    fn refresh_holding_lock(&mut self, now: Instant, attempt: u32, ahead: bool) {
+        match self.landing_until(now) {
+            Some(_) if ahead => self.ahead_failed(Some(Unavailability::Timeout)),
+            Some(until) => self.wait_for_landing(now, until),
+            None => {
+                self.inherited_landing = None;
+                self.start_refresh(now, attempt, ahead);
             }
         }
     }
@@ -717,7 +880,7 @@ impl Coordinator {
             Flight::BackingOff { until, .. } => Some(until),
             Flight::Probing { deadline, .. } => Some(deadline),
             Flight::Landing { next_probe, .. } => Some(next_probe),
-            _ => None,
+            Flight::Idle => self.wake_at(),
         };
         let waiter = self
             .deadlines
@@ -765,37 +928,147 @@ impl Coordinator {
     /// The first 401 of a flight: refresh, unless a refresh sent by a
     /// previous page load may still be landing, in which case wait for it.
     fn start_flight(&mut self, now: Instant) {
-        match self.inherited_landing {
-            Some(until) if now < until && self.config.probe_after_lost_answer => {
-                self.flight = Flight::Landing {
-                    landing: Landing {
-                        until,
-                        wait: FIRST_LANDING_WAIT,
-                    },
-                    next_probe: now.after(FIRST_LANDING_WAIT),
-                };
-            }
-            _ => {
+        match self.landing_until(now) {
+            Some(until) => self.wait_for_landing(now, until),
+            None => {
                 self.inherited_landing = None;
-                self.begin_attempt(now, 1);
+                self.begin_attempt(now, 1, false);
             }
         }
     }
 
+    /// Until when a refresh this tab did not send may still land its cookie
+    /// (cookie mode), if that is still ahead of `now`.
+    fn landing_until(&self, now: Instant) -> Option<Instant> {
+        self.inherited_landing
+            .filter(|&until| now < until && self.config.probe_after_lost_answer)
+    }
+
+    /// Probes, with growing pauses, for that refresh's cookie until `until`.
+    fn wait_for_landing(&mut self, now: Instant, until: Instant) {
+        self.flight = Flight::Landing {
+            landing: Landing {
+                until,
+                wait: FIRST_LANDING_WAIT,
+            },
+            next_probe: now.after(FIRST_LANDING_WAIT),
+        };
+    }
+
+    /// From when the current credential is refreshed ahead of its expiry
+    /// (rule 8), if it is: its expiry is known, no refresh ahead of it
+    /// failed, and no refresh of a previous page load may be landing (that
+    /// one is waited for by the first 401).
+    fn refresh_due(&self) -> Option<Instant> {
+        let margin = self.config.refresh_margin?;
+        if self.session != Session::Active || self.inherited_landing.is_some() {
+            return None;
+        }
+        self.credential.refresh_due(margin)
+    }
+
+    /// Whether a request issued at `now` waits for a refresh ahead of the
+    /// credential's expiry instead of going out with it.
+    fn due_ahead(&self, now: Instant) -> bool {
+        self.flight == Flight::Idle && self.refresh_due().is_some_and(|due| now >= due)
+    }
+
+    /// When this tab's timer refreshes ahead without waiting for a request:
+    /// only while it is visible, and only a credential the server accepted
+    /// here (a page that just loaded, or adopted another tab's credential
+    /// and sent nothing with it, waits for a request), jittered into the
+    /// second half of the margin.
+    fn wake_at(&self) -> Option<Instant> {
+        if !self.visible || !self.credential.accepted() {
+            return None;
+        }
+        let due = self.refresh_due()?;
+        let slack = due.until(self.credential.expires()?) / 2;
+        Some(due.after(slack.mul_f64(self.wake_jitter.clamp(0.0, 1.0))))
+    }
+
+    /// A 401 came for the current credential: a refresh ahead of its expiry
+    /// in flight is the refresh after it now, with retries, the refusal
+    /// confirmed, and no falling back to the credential.
+    fn ahead_is_late(&mut self) {
+        match &mut self.flight {
+            Flight::Refreshing { ahead, .. } | Flight::Locking { ahead, .. } => *ahead = false,
+            _ => {}
+        }
+    }
+
+    /// A refresh ahead of expiry did not rotate: `cause`, or `None` when the
+    /// server refused it. The credential still works until it expires, so
+    /// the session stays and the waiters go with it; a refusal that counts
+    /// comes, confirmed, with the first 401. The credential is not refreshed
+    /// ahead again.
+    fn ahead_failed(&mut self, cause: Option<Unavailability>) {
+        self.flight = Flight::Idle;
+        self.let_go_of_lock();
+        self.credential.ahead_failed();
+        self.notify(Notice::SessionKept { cause, ahead: true });
+        self.release_waiters();
+    }
+
+    /// A refusal to confirm in cookie mode, and nobody waits to confirm it
+    /// with (the requests were aborted, timed out, or had bodies that cannot
+    /// be sent twice). It may be a lost race: the jar may hold a cookie
+    /// another tab or client rotated a moment before. Without a request to
+    /// ask with, nothing is proven dead, so the session stays; the next 401
+    /// refreshes, and has a request to confirm a refusal with.
+    fn refusal_unconfirmed(&mut self) {
+        self.flight = Flight::Idle;
+        self.let_go_of_lock();
+        self.notify(Notice::SessionKept {
+            cause: None,
+            ahead: false,
+        });
+    }
+
+    /// What an outcome other than a rotation says went wrong; `None` for a
+    /// refusal.
+    fn cause_of(outcome: RefreshOutcome) -> Option<Unavailability> {
+        match outcome {
+            RefreshOutcome::Refused => None,
+            RefreshOutcome::Unavailable { status, .. } => Some(Unavailability::Status(status)),
+            RefreshOutcome::Redirected => Some(Unavailability::Redirected),
+            RefreshOutcome::Rotated { .. } | RefreshOutcome::Lost => Some(Unavailability::Network),
+        }
+    }
+
+    /// Refresh ahead of a known expiry from `margin` before it, or only
+    /// after a 401 (`None`): [`Config::refresh_margin`], changed.
+    pub fn refresh_ahead_by(&mut self, margin: Option<Duration>) {
+        self.config.refresh_margin = margin;
+    }
+
+    /// The host's page became visible or hidden (see [`Coordinator::wake_at`]).
+    pub fn set_visible(&mut self, visible: bool) {
+        self.visible = visible;
+    }
+
+    /// `credential` is current now; its timer's jitter is drawn afresh.
+    fn take_credential(&mut self, credential: Credential) {
+        self.credential = credential;
+        self.wake_jitter = self.jitter.unit();
+    }
+
     /// Refresh attempt `attempt`: at once, or (cross-tab) under the lock.
-    fn begin_attempt(&mut self, now: Instant, attempt: u32) {
+    /// `ahead` for a refresh ahead of expiry (rule 8).
+    fn begin_attempt(&mut self, now: Instant, attempt: u32, ahead: bool) {
         if self.shared.enabled && self.shared.lock != Lock::Held {
-            self.wait_for_lock(now, attempt);
+            self.wait_for_lock(now, attempt, ahead);
         } else {
-            self.start_refresh(now, attempt);
+            self.start_refresh(now, attempt, ahead);
         }
     }
 
     /// Waits for the lock, for at most `lock_timeout` at a time.
-    fn wait_for_lock(&mut self, now: Instant, attempt: u32) {
+    fn wait_for_lock(&mut self, now: Instant, attempt: u32, ahead: bool) {
         self.flight = Flight::Locking {
             attempt,
             deadline: now.after(self.config.lock_timeout),
+            ahead,
         };
         if self.shared.request() {
             self.actions.push_back(Action::AcquireLock);
@@ -821,7 +1094,7 @@ impl Coordinator {
             self.let_go_of_lock();
             self.flight = Flight::Idle;
         } else {
-            self.wait_for_lock(now, attempt);
+            self.wait_for_lock(now, attempt, false);
         }
     }
 
@@ -838,34 +1111,44 @@ impl Coordinator {
     /// Stores the browser-wide state (the host keeps a newer one if there
     /// is one) and announces it after the lock is given back: persist,
     /// release, announce, so a tab woken by the message finds it stored.
+    /// An active session's state carries the credential's expiry, when
+    /// known, so the other tabs refresh ahead of it too.
     fn publish(&mut self, generation: u64, session: SharedSession) {
+        let expires = match session {
+            SharedSession::Active => self.credential.expires(),
+            SharedSession::Ended | SharedSession::LoggedOut => None,
+        };
         self.actions.push_back(Action::Persist {
             generation,
             session,
+            expires,
         });
         self.let_go_of_lock();
         self.actions.push_back(Action::Announce {
             generation,
             session,
+            expires,
         });
     }
 
-    fn start_refresh(&mut self, now: Instant, attempt: u32) {
+    fn start_refresh(&mut self, now: Instant, attempt: u32, ahead: bool) {
         let refresh = RefreshId::new(self.next_refresh, attempt);
         self.next_refresh = self.next_refresh.saturating_add(1);
         self.flight = Flight::Refreshing {
             refresh,
             sent: now,
             deadline: now.after(self.config.refresh_timeout),
+            ahead,
+            superseded: false,
         };
         self.actions.push_back(Action::StartRefresh { refresh });
-        self.notify(Notice::RefreshStarted { attempt });
+        self.notify(Notice::RefreshStarted { attempt, ahead });
     }
 
     /// A refresh brought `credential`: a new generation, and the waiters go.
     fn succeed(&mut self, credential: Credential) {
         self.generation = self.generation.next();
-        self.credential = credential;
+        self.take_credential(credential);
         self.inherited_landing = None;
         self.unanswered.clear();
         self.flight = Flight::Idle;
@@ -904,6 +1187,7 @@ impl Coordinator {
         self.set_phase(id, Phase::Probing { deadline });
         self.flight = Flight::Probing {
             probe: id,
+            sent: now,
             deadline: now.after(self.config.refresh_timeout),
             why,
         };
@@ -916,13 +1200,15 @@ impl Coordinator {
     fn probe_for_landing(&mut self, now: Instant, landing: Landing) {
         if !self.probe_first_waiter(now, ProbeFor::Landing(landing)) {
             self.flight = Flight::Idle;
+            self.let_go_of_lock();
         }
     }
 
     /// The probe was refused, failed or hung: wait for a landing refresh a
     /// little longer, or refresh now, or retry after a lost answer, or take
     /// a refusal as confirmed.
-    fn after_failed_probe(&mut self, now: Instant, why: ProbeFor) {
+    /// `sent`: when the probe went out.
+    fn after_failed_probe(&mut self, now: Instant, why: ProbeFor, sent: Instant) {
         match why {
             ProbeFor::Landing(Landing { until, wait }) if now < until => {
                 let wait = wait.saturating_mul(2).min(MAX_LANDING_WAIT);
@@ -935,7 +1221,9 @@ impl Coordinator {
                 // It never landed: whatever happened to it, refresh now.
                 self.inherited_landing = None;
                 if self.waiting > 0 {
-                    self.begin_attempt(now, 1);
+                    self.begin_attempt(now, 1, false);
+                } else {
+                    self.let_go_of_lock();
                 }
             }
             // The rotated cookie did not land (or the probe could not
@@ -945,7 +1233,7 @@ impl Coordinator {
                 self.retry_or_give_up(now, attempt, cause, None)
             }
             // The cookie in the jar is refused too (or could not be tried):
-            // the refusal stands, unless there is time to look again.
+            // look again after a pause while the window lasts.
             ProbeFor::Refusal { until, wait } if now < until => {
                 let wait = wait
                     .saturating_mul(2)
@@ -957,6 +1245,15 @@ impl Coordinator {
                     wait,
                 };
             }
+            // The window closed while this probe was out (a slow network,
+            // or the tab was frozen): its answer tells of the jar as it was
+            // then. One last look, with the cookie the jar holds now.
+            ProbeFor::Refusal { until, wait } if sent < until => {
+                if !self.probe_first_waiter(now, ProbeFor::Refusal { until, wait }) {
+                    self.refusal_unconfirmed();
+                }
+            }
+            // Refused by a probe sent after the window closed: it stands.
             ProbeFor::Refusal { .. } => self.end_session(false),
             // Not landed yet: keep waiting for the lock.
             ProbeFor::LockWait { attempt } => self.wait_for_lock_again(now, attempt),
@@ -964,8 +1261,9 @@ impl Coordinator {
     }
 
     /// A refresh sent by a previous load of this page (a reload, a
-    /// navigation) may still be on its way and land its rotated cookie until
-    /// `until`. A 401 before then waits for it, probing, instead of
+    /// navigation), or by a tab that held the lock and is gone or frozen, may
+    /// still be on its way and land its rotated cookie until `until`. A 401
+    /// before then, or a grant of the lock, waits for it, probing, instead of
     /// refreshing with the token it already rotated. Cookie mode only
     /// ([`Config::probe_after_lost_answer`]).
     pub fn refresh_may_be_landing(&mut self, until: Instant) {

@@ -31,6 +31,11 @@ pub(crate) struct Credential {
     /// accepted it at least once. A credential never accepted may be one
     /// the server refuses outright, and is never called outlived.
     accepted: bool,
+    /// A refresh ahead of its expiry was tried and did not bring a new
+    /// one: it is used until it expires (or a 401 says it did), and not
+    /// refreshed ahead again, so a refresh endpoint that is down is not
+    /// asked on every request.
+    ahead_tried: bool,
 }
 
 impl Credential {
@@ -41,7 +46,34 @@ impl Credential {
             issued_after,
             lifetime,
             accepted: false,
+            ahead_tried: false,
         }
+    }
+
+    /// The moment it expires at the earliest, if its lifetime is known.
+    pub(crate) fn expires(&self) -> Option<Instant> {
+        self.lifetime
+            .map(|lifetime| self.issued_after.after(lifetime))
+    }
+
+    /// From when it is refreshed ahead of its expiry (see
+    /// [`Config::refresh_margin`](crate::core::Config)): `margin` before it
+    /// expires, or a third of its known lifetime before if that is less.
+    /// `None` when its expiry is unknown, or a refresh ahead was tried.
+    pub(crate) fn refresh_due(&self, margin: Duration) -> Option<Instant> {
+        let lifetime = self.lifetime.filter(|_| !self.ahead_tried)?;
+        let margin = margin.min(lifetime / 3);
+        Some(self.issued_after.after(lifetime - margin))
+    }
+
+    /// Whether a request sent with it has been answered other than 401.
+    pub(crate) fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// A refresh ahead of its expiry did not replace it.
+    pub(crate) fn ahead_failed(&mut self) {
+        self.ahead_tried = true;
     }
 
     /// An answer other than 401 came back for a request sent with it.
@@ -105,6 +137,22 @@ mod tests {
             credential.outlived(at(11_000), true),
             "known expiry: no cap"
         );
+    }
+
+    #[test]
+    fn refreshed_ahead_by_the_margin_or_a_third_of_its_life() {
+        let long = Credential::new(at(0), Some(Duration::from_secs(300)));
+        assert_eq!(long.refresh_due(Duration::from_secs(30)), Some(at(270_000)));
+        assert_eq!(
+            long.refresh_due(Duration::from_secs(150)),
+            Some(at(200_000)),
+            "a margin longer than a third of the life"
+        );
+        assert_eq!(Credential::new(at(0), None).refresh_due(LIFETIME), None);
+        let mut tried = long;
+        tried.ahead_failed();
+        assert_eq!(tried.refresh_due(Duration::from_secs(30)), None);
+        assert_eq!(tried.expires(), Some(at(300_000)), "still expires");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub mod kind {
     pub const FAIL: u32 = 4;
     /// Send refresh `id` (its number); detail is the attempt.
     pub const START_REFRESH: u32 = 5;
-    /// Event: refresh attempt `detail` started.
+    /// Event: refresh attempt `detail` started (`id` 1: ahead of expiry).
     pub const REFRESH_STARTED: u32 = 6;
     /// Event: refreshed, generation `id` is current.
     pub const REFRESH_SUCCEEDED: u32 = 7;
@@ -57,12 +57,19 @@ pub mod kind {
     pub const CANCEL_LOCK: u32 = 13;
     /// Release the lock.
     pub const RELEASE_LOCK: u32 = 14;
-    /// Store the shared state: generation `id`, [`shared`](super::shared) session `detail`.
+    /// Store the shared state: generation `id`, [`shared`](super::shared)
+    /// session `detail`, the credential's expiry in `actionTime` (negative
+    /// when unknown).
     pub const PERSIST: u32 = 15;
-    /// Tell the other tabs: generation `id`, session `detail`.
+    /// Tell the other tabs: generation `id`, session `detail`, expiry
+    /// `actionTime`.
     pub const ANNOUNCE: u32 = 16;
     /// Event: another tab's rotation or login was adopted; generation `id` is current.
     pub const ADOPTED: u32 = 17;
+    /// Event: a refresh did not rotate and the session stays, no retry
+    /// (`id` 1: it was ahead of expiry); detail as `REFRESH_FAILED`'s
+    /// without the retry bit, or 0 when the server refused it.
+    pub const SESSION_KEPT: u32 = 18;
 }
 
 /// Shared session codes, in `PERSIST` and `ANNOUNCE` details and for
@@ -122,6 +129,7 @@ pub struct Core {
     policy: RequestPolicy,
     action_id: f64,
     action_detail: u32,
+    action_time: f64,
     #[cfg(feature = "fault-injection")]
     fault: bool,
 }
@@ -152,12 +160,14 @@ impl Core {
             probe_after_lost_answer,
             // A holder holds the lock for one refresh, at most this long.
             lock_timeout: millis(refresh_timeout),
+            ..Config::default()
         };
         Core {
             core: Coordinator::new(config, seed as u64),
             policy: RequestPolicy::default(),
             action_id: 0.0,
             action_detail: 0,
+            action_time: -1.0,
             #[cfg(feature = "fault-injection")]
             fault: false,
         }
@@ -263,6 +273,30 @@ impl Core {
             .shared_state(number(generation), shared_session(session));
     }
 
+    /// The stored shared state of `generation` says its credential expires
+    /// at `expires` (ms of this page's `performance.now()`).
+    #[wasm_bindgen(js_name = sharedExpiry)]
+    pub fn shared_expiry(&mut self, now: f64, generation: f64, expires: f64) {
+        self.check_fault();
+        self.core
+            .shared_expiry(instant(now), number(generation), instant(expires));
+    }
+
+    /// Refresh ahead of a known expiry from `margin` ms before it; negative
+    /// for refreshing only after a 401 (see `Config::refresh_margin`).
+    #[wasm_bindgen(js_name = refreshAheadBy)]
+    pub fn refresh_ahead_by(&mut self, margin: f64) {
+        self.core
+            .refresh_ahead_by((margin >= 0.0).then(|| millis(margin)));
+    }
+
+    /// The page became visible (or hidden): only a visible page refreshes
+    /// ahead of expiry on a timer.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&mut self, visible: bool) {
+        self.core.set_visible(visible);
+    }
+
     /// The lock was granted; the shared state read right after it.
     #[wasm_bindgen(js_name = lockGranted)]
     pub fn lock_granted(&mut self, now: f64, generation: f64, session: u32) {
@@ -318,6 +352,7 @@ impl Core {
         let Some(action) = self.core.poll_action() else {
             return kind::NONE;
         };
+        self.action_time = -1.0;
         let (kind, id, detail) = match action {
             Action::Send { request, replay } => (kind::SEND, request.get(), u32::from(replay)),
             Action::Probe { request } => (kind::PROBE, request.get(), 0),
@@ -332,13 +367,23 @@ impl Core {
             Action::Persist {
                 generation,
                 session,
-            } => (kind::PERSIST, generation, shared_code(session)),
+                expires,
+            } => {
+                self.action_time = time_out(expires);
+                (kind::PERSIST, generation, shared_code(session))
+            }
             Action::Announce {
                 generation,
                 session,
-            } => (kind::ANNOUNCE, generation, shared_code(session)),
+                expires,
+            } => {
+                self.action_time = time_out(expires);
+                (kind::ANNOUNCE, generation, shared_code(session))
+            }
             Action::Notify(notice) => match notice {
-                Notice::RefreshStarted { attempt } => (kind::REFRESH_STARTED, 0, attempt),
+                Notice::RefreshStarted { attempt, ahead } => {
+                    (kind::REFRESH_STARTED, u64::from(ahead), attempt)
+                }
                 Notice::RefreshSucceeded { generation } => {
                     (kind::REFRESH_SUCCEEDED, generation.get(), 0)
                 }
@@ -351,6 +396,11 @@ impl Core {
                 Notice::SessionExpired { remote } => (kind::SESSION_EXPIRED, 0, u32::from(remote)),
                 Notice::LoggedOut => (kind::LOGGED_OUT, 0, 0),
                 Notice::Adopted { generation } => (kind::ADOPTED, generation.get(), 0),
+                Notice::SessionKept { cause, ahead } => (
+                    kind::SESSION_KEPT,
+                    u64::from(ahead),
+                    cause.map_or(0, unavailability_code),
+                ),
             },
         };
         self.action_id = id_out(id);
@@ -362,6 +412,13 @@ impl Core {
     #[wasm_bindgen(getter, js_name = actionId)]
     pub fn action_id(&self) -> f64 {
         self.action_id
+    }
+
+    /// The time operand of the last action (ms of `performance.now()`),
+    /// negative for none.
+    #[wasm_bindgen(getter, js_name = actionTime)]
+    pub fn action_time(&self) -> f64 {
+        self.action_time
     }
 
     /// The detail operand of the last action.
@@ -498,4 +555,9 @@ fn number(n: f64) -> u64 {
 /// Ids and generations stay far below 2^53, where f64 is exact.
 fn id_out(id: u64) -> f64 {
     id as f64
+}
+
+/// An instant for JS, negative for none.
+fn time_out(at: Option<Instant>) -> f64 {
+    at.map_or(-1.0, |at| at.as_millis() as f64)
 }

@@ -97,15 +97,36 @@ fn aborted_probe_hands_the_confirmation_to_the_next_waiter() {
 }
 
 #[test]
-fn refusal_with_nobody_waiting_or_in_bearer_mode_ends_at_once() {
-    // Nothing to ask with: the server's word stands.
+fn refusal_with_nobody_waiting_keeps_the_session_until_a_401_can_confirm_it() {
+    // Nothing to ask with: the jar may hold a cookie that beat the refused
+    // token, so nothing is proven dead yet.
     let mut host = Host::new();
     let id = host.issue();
     host.answer(id, Answer::Unauthorized);
     host.abort(id);
     host.refresh_ends(REFUSED);
-    assert_eq!(host.core.session(), Session::Ended);
+    assert_eq!(host.core.session(), Session::Active);
+    assert!(!host.core.is_refreshing());
+    assert!(host.notices.contains(&Notice::SessionKept {
+        cause: None,
+        ahead: false
+    }));
+    assert_eq!(host.session_expired_notices(), 0);
 
+    // The next 401 refreshes, and its request confirms the refusal.
+    let next = host.issue();
+    host.answer(next, Answer::Unauthorized);
+    assert_eq!(host.refreshes.len(), 2);
+    host.refresh_refused_for_good();
+    assert_eq!(host.core.session(), Session::Ended);
+    assert_eq!(
+        host.outcome(next),
+        Some(Settled::Failed(Failure::SessionExpired))
+    );
+}
+
+#[test]
+fn refusal_in_bearer_mode_ends_at_once() {
     // Bearer mode compares refresh tokens instead (in the host): an
     // unchanged store means the refusal is this tab's own, and final.
     let mut host = Host::bearer();

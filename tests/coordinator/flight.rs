@@ -233,9 +233,10 @@ fn refresh_success_is_announced_with_the_new_generation() {
     let id = host.issue();
     host.answer(id, Answer::Unauthorized);
     host.refresh_ends(ROTATED);
-    assert!(host
-        .notices
-        .contains(&Notice::RefreshStarted { attempt: 1 }));
+    assert!(host.notices.contains(&Notice::RefreshStarted {
+        attempt: 1,
+        ahead: false
+    }));
     assert!(host.notices.contains(&Notice::RefreshSucceeded {
         generation: host.core.generation()
     }));

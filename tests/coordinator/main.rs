@@ -12,6 +12,7 @@
 
 mod harness;
 
+mod ahead;
 mod confirmation;
 mod failures;
 mod flight;
@@ -22,4 +23,5 @@ mod policy;
 mod properties;
 mod redirect;
 mod tabs;
+mod tabs_model;
 mod unanswered;

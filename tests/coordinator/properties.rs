@@ -17,15 +17,28 @@ use refresh_coordinator::core::{
 
 #[derive(Debug, Clone)]
 enum Op {
-    Issue { replayable: bool },
-    Answer { pick: usize, answer: Answer },
+    Issue {
+        replayable: bool,
+    },
+    Answer {
+        pick: usize,
+        answer: Answer,
+    },
     RefreshEnds(RefreshOutcome),
-    Abort { pick: usize },
-    Tick { millis: u64 },
+    Abort {
+        pick: usize,
+    },
+    Tick {
+        millis: u64,
+    },
     CredentialChanged,
     SessionEndedElsewhere,
-    MayBeLanding { millis: u64 },
+    MayBeLanding {
+        millis: u64,
+    },
     LogOut,
+    /// The page is shown or hidden: a shown one refreshes ahead on a timer.
+    Visible(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -58,6 +71,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::SessionEndedElsewhere),
         1 => (0u64..15_000).prop_map(|millis| Op::MayBeLanding { millis }),
         1 => Just(Op::LogOut),
+        1 => any::<bool>().prop_map(Op::Visible),
     ]
 }
 
@@ -262,6 +276,7 @@ impl Model {
                 self.logged_out = true;
                 self.core.log_out();
             }
+            Op::Visible(visible) => self.core.set_visible(visible),
             Op::MayBeLanding { millis } => {
                 self.landing_announced = true;
                 self.core

@@ -6,18 +6,22 @@
 //! tab again.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use refresh_coordinator::core::{
-    Action, Answer, Failure, Notice, RequestId, Session, SharedSession,
+    Action, Answer, Failure, Instant, Notice, RequestId, Session, SharedSession,
 };
 
-use crate::harness::{Host, Settled, REFUSED, ROTATED};
+use crate::harness::{rotated_for, Host, Settled, REFUSED, ROTATED};
 
 struct Browser {
     tabs: Vec<Host>,
     holder: Option<usize>,
     queue: VecDeque<usize>,
     stored: (u64, SharedSession),
+    /// The stored expiry of the stored generation's credential. Every tab's
+    /// clock is the same here, so it needs no converting.
+    stored_expiry: Option<Instant>,
     /// Announcements not yet delivered: (from, generation, session).
     messages: VecDeque<(usize, u64, SharedSession)>,
 }
@@ -36,6 +40,7 @@ impl Browser {
             holder: None,
             queue: VecDeque::new(),
             stored: (0, SharedSession::Active),
+            stored_expiry: None,
             messages: VecDeque::new(),
         }
     }
@@ -78,14 +83,17 @@ impl Browser {
             Action::Persist {
                 generation,
                 session,
+                expires,
             } => {
                 if generation >= self.stored.0 {
                     self.stored = (generation, session);
+                    self.stored_expiry = expires;
                 }
             }
             Action::Announce {
                 generation,
                 session,
+                ..
             } => self.messages.push_back((tab, generation, session)),
             _ => unreachable!("only browser actions are routed here"),
         }
@@ -96,6 +104,9 @@ impl Browser {
         let (generation, session) = self.stored;
         let host = &mut self.tabs[tab];
         host.core.lock_granted(host.now, generation, session);
+        if let Some(expires) = self.stored_expiry {
+            host.core.shared_expiry(host.now, generation, expires);
+        }
         host.drain();
     }
 
@@ -105,8 +116,12 @@ impl Browser {
             let (generation, session) = self.stored;
             for t in 0..self.tabs.len() {
                 if t != from {
-                    self.tabs[t].core.shared_state(generation, session);
-                    self.tabs[t].drain();
+                    let tab = &mut self.tabs[t];
+                    tab.core.shared_state(generation, session);
+                    if let Some(expires) = self.stored_expiry {
+                        tab.core.shared_expiry(tab.now, generation, expires);
+                    }
+                    tab.drain();
                 }
             }
             self.settle();
@@ -207,7 +222,8 @@ fn on_success_the_holder_persists_then_releases_then_announces_then_tells_the_ap
             a,
             Action::Persist {
                 generation: 5,
-                session: SharedSession::Active
+                session: SharedSession::Active,
+                ..
             }
         )
     });
@@ -365,4 +381,165 @@ fn the_lock_is_held_while_a_refusal_is_confirmed_and_the_end_stored_before_it_go
         Some(Settled::Failed(Failure::SessionExpired))
     );
     assert_eq!(browser.refreshes(), 1);
+}
+
+/// Rule 8 across tabs: the expiry travels with the generation, so every
+/// tab refreshes ahead of it, and the lock keeps that to one refresh.
+#[test]
+fn ten_tabs_that_learned_one_expiry_refresh_ahead_of_it_once() {
+    const LIFETIME: Duration = Duration::from_secs(299);
+    let mut browser = Browser::new(10, false);
+    let first = browser.expired_burst(0, 1)[0];
+    browser.tabs[0].refresh_ends(rotated_for(LIFETIME));
+    browser.settle();
+    browser.deliver();
+    browser.tabs[0].answer(first, Answer::Other);
+    assert_eq!(browser.stored, (1, SharedSession::Active));
+
+    let due = browser.tabs[0]
+        .now
+        .after(LIFETIME - Duration::from_secs(30));
+    let ids: Vec<RequestId> = (0..10)
+        .map(|t| {
+            let host = &mut browser.tabs[t];
+            host.now = due;
+            host.issue()
+        })
+        .collect();
+    browser.settle();
+    assert_eq!(browser.refreshes(), 2, "the first refresh, and one ahead");
+    let holder = browser.holder.expect("one tab refreshes ahead");
+    assert!(ids
+        .iter()
+        .enumerate()
+        .all(|(t, &id)| browser.tabs[t].sends_of(id).is_empty()));
+
+    browser.tabs[holder].refresh_ends(rotated_for(LIFETIME));
+    browser.settle();
+    browser.deliver();
+    assert_eq!(browser.refreshes(), 2, "the other nine adopt it");
+    for (t, &id) in ids.iter().enumerate() {
+        assert_eq!(
+            browser.tabs[t].sends_of(id),
+            vec![(false, false)],
+            "tab {t}"
+        );
+        assert_eq!(browser.tabs[t].core.session(), Session::Active);
+    }
+    // And they know the new expiry: the next due point is the holder's.
+    let next_due = due.after(LIFETIME - Duration::from_secs(30));
+    for t in 0..10 {
+        let host = &mut browser.tabs[t];
+        host.now = Instant::from_millis(next_due.as_millis() - 1);
+        let early = host.issue();
+        assert_eq!(host.sends_of(early), vec![(false, false)], "tab {t}");
+    }
+    assert_eq!(browser.refreshes(), 2);
+}
+
+#[test]
+fn a_tab_that_joins_takes_the_stored_expiry_and_an_older_or_own_one_changes_nothing() {
+    let mut host = Host::new();
+    host.core.share_across_tabs(3);
+    host.core
+        .shared_expiry(host.now, 2, host.now.after(Duration::from_secs(60)));
+    let id = host.issue();
+    assert_eq!(
+        host.sends_of(id),
+        vec![(false, false)],
+        "an older generation's"
+    );
+
+    host.core
+        .shared_expiry(host.now, 3, host.now.after(Duration::from_secs(60)));
+    host.now = host.now.after(Duration::from_secs(40));
+    host.issue();
+    assert_eq!(
+        host.browser.last(),
+        Some(&Action::AcquireLock),
+        "ahead of the stored expiry"
+    );
+    host.core.lock_granted(host.now, 3, SharedSession::Active);
+    host.drain();
+    assert_eq!(host.refreshes.len(), 1);
+    host.refresh_ends(rotated_for(Duration::from_secs(299)));
+    // Its own expiry now; the stored one of the generation it published
+    // (the same) is not taken over it.
+    host.core
+        .shared_expiry(host.now, 4, host.now.after(Duration::from_secs(1)));
+    let later = host.issue();
+    assert_eq!(host.sends_of(later), vec![(false, false)]);
+}
+
+/// The holder was closed (or reloaded, or frozen) mid-refresh: its
+/// `keepalive` refresh goes on and lands its cookie. The next tab granted
+/// the lock must not refresh with the token that one rotated.
+#[test]
+fn granted_while_the_last_holders_refresh_may_land_probes_for_its_cookie_first() {
+    let mut host = Host::new();
+    host.core.share_across_tabs(3);
+    let id = host.issue();
+    host.answer(id, Answer::Unauthorized);
+    assert_eq!(host.browser, vec![Action::AcquireLock]);
+    host.core
+        .refresh_may_be_landing(host.now.after(Duration::from_secs(10)));
+    host.core.lock_granted(host.now, 3, SharedSession::Active);
+    host.drain();
+    assert!(
+        host.refreshes.is_empty(),
+        "no refresh with the rotated token"
+    );
+
+    host.advance(Duration::from_millis(50));
+    assert_eq!(host.sends_of(id).last(), Some(&(true, true)), "a probe");
+    host.answer(id, Answer::Unauthorized); // not landed yet
+    host.advance(Duration::from_millis(100));
+    host.answer(id, Answer::Other); // landed
+    assert_eq!(host.outcome(id), Some(Settled::Delivered));
+    assert!(host.refreshes.is_empty());
+    assert!(
+        host.browser.contains(&Action::ReleaseLock),
+        "and lets the lock go"
+    );
+    assert!(host.browser.iter().any(|a| matches!(
+        a,
+        Action::Persist {
+            generation: 4,
+            session: SharedSession::Active,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn granted_after_the_last_holders_refresh_could_have_landed_refreshes() {
+    let mut host = Host::new();
+    host.core.share_across_tabs(3);
+    let id = host.issue();
+    host.answer(id, Answer::Unauthorized);
+    let until = host.now.after(Duration::from_millis(500));
+    host.core.refresh_may_be_landing(until);
+    host.core.lock_granted(host.now, 3, SharedSession::Active);
+    host.drain();
+    for _ in 0..20 {
+        if !host.refreshes.is_empty() {
+            break;
+        }
+        assert!(host.fire_next_timer());
+        if let Some(&(_, true, true)) = host.sends.last() {
+            if host.outcome(id).is_none() {
+                host.answer(id, Answer::Unauthorized);
+            }
+        }
+    }
+    assert_eq!(host.refreshes.len(), 1, "it never landed: refresh now");
+    assert!(host.now >= until);
+    assert!(
+        !host.browser.contains(&Action::ReleaseLock),
+        "still under the lock"
+    );
+    host.refresh_ends(ROTATED);
+    assert_eq!(host.outcome(id), None);
+    host.answer(id, Answer::Other);
+    assert_eq!(host.outcome(id), Some(Settled::Delivered));
 }
