@@ -68,6 +68,7 @@ export function coordinatorClient(recorder) {
     fetch: observedFetch,
     onEvent: (event) => {
       if (event.type === 'replay') recorder.replayed();
+      if (event.type === 'adopted') recorder.adopted();
     },
     onSessionExpired: () => recorder.sessionEnded('refresh refused'),
   });

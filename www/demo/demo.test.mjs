@@ -119,3 +119,60 @@ test('a burst after expiry: the coordinator panel refreshes once, the naive pane
 
   assert.deepEqual(errors, [], 'no uncaught errors on the page');
 });
+
+test('two tabs fire after one expiry: one tab refreshes, the other adopts, its timeline shows it', { timeout: 120_000 }, async (t) => {
+  const demo = await startDemo({ accessLifetime: '15s' });
+  t.after(() => demo.stop());
+  const browser = await launch();
+  t.after(() => browser.close());
+
+  const first = await browser.context.newPage();
+  const errors = [];
+  first.on('pageerror', (error) => errors.push(error));
+  await first.goto(demo.demoUrl);
+  await first.waitForFunction(() => window.demoReady === true, null, { timeout: 15_000 });
+  await first.evaluate(() => window.demo.networkApplied);
+  await first.selectOption('#count', String(BURST));
+  await first.click('[data-action="login"]');
+  await panelsAre(first, () => [...document.querySelectorAll('[data-panel]')].every((p) => p.dataset.session === 'in'));
+
+  const [second] = await Promise.all([
+    browser.context.waitForEvent('page', { timeout: 15_000 }),
+    first.click('[data-action="second-tab"]'),
+  ]);
+  second.on('pageerror', (error) => errors.push(error));
+  await second.waitForFunction(() => window.demoReady === true, null, { timeout: 15_000 });
+  await panelsAre(first, () => document.querySelector('#tabs').textContent === '(2 tabs)');
+  const pages = [first, second];
+  // Both tabs show the shared session run out.
+  for (const page of pages) {
+    await panelsAre(page, () => document.querySelector('[data-panel="coordinator"]').dataset.expired === 'true', null, 40_000);
+  }
+
+  await first.click('[data-action="fire-all"]');
+  for (const page of pages) {
+    await panelsAre(
+      page,
+      (n) => {
+        const p = document.querySelector('[data-panel="coordinator"]');
+        return p.dataset.pending === '0' && p.querySelector('dd[data-counter="requests"]').textContent === String(n);
+      },
+      BURST,
+      60_000,
+    );
+  }
+  const panels = await Promise.all(pages.map((page) => readPanel(page, 'coordinator')));
+  const adoptions = await Promise.all(
+    pages.map((page) => page.evaluate(() => document.querySelectorAll('[data-panel="coordinator"] [data-adopted]').length)),
+  );
+  t.diagnostic(`coordinator panels: ${JSON.stringify(panels)}; adoptions drawn: ${JSON.stringify(adoptions)}`);
+  for (const panel of panels) {
+    assert.equal(panel.ok, BURST, 'every request of each tab succeeds');
+    assert.equal(panel.sessionEnds, 0);
+  }
+  assert.equal(panels[0].refreshes + panels[1].refreshes, 1, 'one refresh for both tabs');
+  const adopter = panels[0].refreshes === 0 ? 0 : 1;
+  assert.ok(adoptions[adopter] >= 1, 'the tab that sent no refresh draws its adoption');
+  assert.equal(adoptions[1 - adopter], 0, 'the tab that refreshed adopted nothing');
+  assert.deepEqual(errors, [], 'no uncaught errors on the pages');
+});

@@ -108,7 +108,7 @@ export class Recorder {
   /** Starts a new run unless the current one still has requests out. */
   beginRun() {
     if (this.run && this.pending() > 0) return this.run;
-    this.run = { t0: now(), requests: [], refreshes: [] };
+    this.run = { t0: now(), requests: [], refreshes: [], adoptions: [] };
     this.byUrl.clear();
     return this.run;
   }
@@ -155,6 +155,12 @@ export class Recorder {
 
   replayed() {
     this.bump('replays');
+  }
+
+  /** Another tab refreshed, and this tab's client took its rotation instead of refreshing. */
+  adopted() {
+    if (this.run) this.run.adoptions.push(now());
+    this.changed();
   }
 
   sessionEnded(reason) {

@@ -121,6 +121,20 @@ export function render(run, { height, spanMs, nowMs, waitingLabel }) {
     rect(x0, refreshTop + laneOf[i] * LANE, x1, LANE - 2, fill, ' rx="1.5"', `refresh: ${f.status ?? 'in flight'}`);
   });
 
+  // Another tab's refresh, taken here instead of refreshing: a diamond on
+  // the refresh lane where this tab's waiters were let go.
+  const adoptions = run.adoptions || [];
+  for (const at of adoptions) {
+    const ax = x(t(at));
+    const half = (LANE - 2) / 2;
+    parts.push(
+      `<path d="M${ax.toFixed(1)} ${refreshTop} l${half} ${half} l-${half} ${half} l-${half} -${half} z" fill="${COLORS.refreshOk}" data-adopted="true"><title>another tab refreshed: adopted</title></path>`,
+    );
+  }
+  if (adoptions.length > 0 && refreshes.length === 0) {
+    text(LEFT + plot - 2, refreshTop + 7, 'no refresh here: adopted another tab\'s', 'end', ' class="note"');
+  }
+
   if (refreshes.length > 1) {
     const refused = refreshes.filter((f) => f.status === 401 || f.status === 403).length;
     text(LEFT + plot - 2, refreshTop + laneCount * LANE + 10, `${refreshes.length} refreshes${refused ? `, ${refused} refused` : ''}`, 'end', ' class="note"');
