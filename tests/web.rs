@@ -61,6 +61,20 @@ extern "C" {
         create: &Function,
         mode: &str,
     ) -> Promise;
+    #[wasm_bindgen(js_name = requestNearExpiryWaitsForOneRefreshAheadAndIsSentOnce)]
+    fn request_near_expiry_waits_for_one_refresh_ahead_and_is_sent_once(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = failedRefreshAheadKeepsTheSessionAndSendsWithTheWorkingCredential)]
+    fn failed_refresh_ahead_keeps_the_session_and_sends_with_the_working_credential(
+        create: &Function,
+        mode: &str,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = visiblePageRefreshesAheadOnItsTimer)]
+    fn visible_page_refreshes_ahead_on_its_timer(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = twoTabsShareTheExpiryAndRefreshAheadOnce)]
+    fn two_tabs_share_the_expiry_and_refresh_ahead_once(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = twoTabsHittingOneExpirySendOneRefresh)]
     fn two_tabs_hitting_one_expiry_send_one_refresh(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = refusalInOneTabEndsEveryTabOnce)]
@@ -197,6 +211,10 @@ in_both_modes!(
     replay_refused_after_acceptance_of_unknown_life_waits_for_one_more_refresh,
     forbidden_is_not_an_expiry,
     two_tabs_hitting_one_expiry_send_one_refresh,
+    request_near_expiry_waits_for_one_refresh_ahead_and_is_sent_once,
+    failed_refresh_ahead_keeps_the_session_and_sends_with_the_working_credential,
+    visible_page_refreshes_ahead_on_its_timer,
+    two_tabs_share_the_expiry_and_refresh_ahead_once,
     refusal_in_one_tab_ends_every_tab_once,
     credentials_only_go_to_allowed_origins,
     allowed_cross_origin_gets_credentials,

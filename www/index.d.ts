@@ -133,6 +133,20 @@ export interface AuthFetchOptions {
   refreshTimeout?: number;
   /** Milliseconds a request may wait behind refreshes, retries included. Defaults to `30000`. */
   waitTimeout?: number;
+  /**
+   * Refresh ahead of a known expiry: a request issued within this many
+   * milliseconds of the access credential's expiry first waits for one
+   * refresh (through the same single flight, in any tab), and a visible
+   * tab refreshes on a timer in that window, so no request spends a 401 on
+   * an expired token. Never more than a third of the credential's
+   * lifetime. The expiry is known from a refresh answer: the access JWT's
+   * `exp − iat` (bearer), or dj-rest-auth's `access_expiration` against the
+   * answer's `Date` (cookie), both on the server's clock, so a browser
+   * clock that is off changes nothing. A refresh ahead that fails keeps the
+   * session and lets the requests go with the still-valid credential.
+   * `false` refreshes only after a 401. Defaults to `30000`.
+   */
+  refreshMargin?: number | false;
   /** Retries of a refresh that failed transiently. Defaults to `{limit: 3, baseDelay: 300, maxDelay: 5000, maxRetryAfter: 30000}`. */
   retry?: RetryOptions;
   /**
@@ -155,6 +169,8 @@ export interface AuthFetchOptions {
 export interface RefreshStartEvent {
   type: 'refresh-start';
   attempt: number;
+  /** Sent ahead of the credential's known expiry (`refreshMargin`), before any 401. */
+  ahead: boolean;
 }
 
 /** A refresh rotated the credential; `generation` is the new credential's number. */
@@ -164,14 +180,25 @@ export interface RefreshSucceededEvent {
   generation: number;
 }
 
-/** A refresh attempt failed transiently; `retrying` tells whether another attempt follows. */
+/**
+ * A refresh attempt failed; `retrying` tells whether another attempt
+ * follows. A transient failure (`reason` other than `'refused'`) keeps the
+ * session; a refusal that ends it comes as `session-expired` instead. With
+ * `retrying: false` the session may also be kept on purpose: `ahead: true`
+ * for a refresh ahead of expiry (the credential still works, its 401 will
+ * refresh again), or `reason: 'refused'` for a refusal with no waiting
+ * request to confirm it with, or one that another tab's newer credential
+ * made moot (the next 401 refreshes, and confirms).
+ */
 export interface RefreshFailedEvent {
   type: 'refresh-end';
   ok: false;
-  reason: RefreshUnavailableReason;
+  reason: RefreshUnavailableReason | 'refused';
   /** The HTTP status, for `reason: 'status'`. */
   status?: number;
   retrying: boolean;
+  /** Set when the session was kept without a retry: whether the refresh was ahead of expiry. */
+  ahead?: boolean;
 }
 
 /** A request that got a 401 was sent again with the new credential. */

@@ -45,6 +45,7 @@ const ACTION = {
   PERSIST: 15,
   ANNOUNCE: 16,
   ADOPTED: 17,
+  SESSION_KEPT: 18,
 };
 const FAILURE = { SESSION_EXPIRED: 1, REPLAY_NOT_POSSIBLE: 2, TIMEOUT: 3, NETWORK: 4, STATUS: 5, LOGGED_OUT: 8 };
 const ANSWER = { UNAUTHORIZED: 1, OTHER: 2, FAILED: 3 };
@@ -55,31 +56,58 @@ const REASONS = { 3: 'timeout', 4: 'network', 5: 'status', 6: 'retry-after-too-l
 /** What `getSnapshot()` says before the core is built. */
 const LOADING = Object.freeze({ status: 'loading', generation: 0, refreshing: false, faulted: false });
 
-// A refresh in flight is noted in sessionStorage (per tab, kept across
-// reloads): if a reload cuts the page off, the next load knows the rotated
-// cookie may still be landing and waits for it instead of refreshing with
-// the token that refresh rotated. Storage can be missing or refuse access
-// (sandboxed frames); then there is simply no note.
+// A refresh in flight is noted in storage (kept across reloads): if a
+// reload cuts the page off, the next load knows the rotated cookie may still
+// be landing and waits for it instead of refreshing with the token that
+// refresh rotated. Where the tabs share one flight the note is in
+// localStorage, for every tab: a tab granted the lock after the holder was
+// closed, reloaded or frozen mid-refresh waits for that refresh the same
+// way. Otherwise it is this tab's (sessionStorage). Storage can be missing
+// or refuse access (sandboxed frames); then there is simply no note.
 const NOTE = 'refresh-coordinator:refresh-sent:';
 
-function note(url, at) {
+function note(shared, url, at) {
   try {
-    if (at) sessionStorage.setItem(NOTE + url, String(at));
-    else sessionStorage.removeItem(NOTE + url);
+    const storage = shared ? localStorage : sessionStorage;
+    if (at) storage.setItem(NOTE + url, String(at));
+    else storage.removeItem(NOTE + url);
   } catch {
     // No storage, no note.
   }
 }
 
-function noted(url) {
+function noted(shared, url) {
   try {
-    return Number(sessionStorage.getItem(NOTE + url)) || 0;
+    return Number((shared ? localStorage : sessionStorage).getItem(NOTE + url)) || 0;
   } catch {
     return 0;
   }
 }
 
 const now = () => performance.now();
+
+/**
+ * Where this page's `now()` starts on the clock every tab of the browser
+ * shares (ms since the epoch): an expiry stored for the other tabs is
+ * `timeOrigin + now()`. Not `Date.now()`, which a page can move.
+ */
+const TIME_ORIGIN = typeof performance.timeOrigin === 'number' ? performance.timeOrigin : Date.now() - performance.now();
+
+/** An instant of `now()` on the clock the tabs share; null for none (negative). */
+const wallTime = (at) => (at >= 0 ? TIME_ORIGIN + at : null);
+
+/**
+ * The page's document; null in a worker, and on a server, where nothing
+ * reads DOM globals at all (server-side rendering shares the module).
+ */
+function pageDocument() {
+  if (globalThis.location === undefined) return null;
+  const doc = globalThis.document;
+  return doc && typeof doc.addEventListener === 'function' ? doc : null;
+}
+
+/** Whether the page is visible; a worker has no page, and counts as hidden. */
+const pageVisible = (doc) => doc !== null && doc.visibilityState === 'visible';
 
 /**
  * How long (ms) a refusal waits to be confirmed when the credential is
@@ -263,26 +291,36 @@ export class Coordinator {
       o.mode === 'cookie',
       seed,
     );
+    core.refreshAheadBy(o.refreshMargin === false ? -1 : o.refreshMargin);
     for (const origin of o.allowedOrigins) core.allow(origin);
     for (const prefix of o.exclude) core.exclude(prefix);
-    if (o.mode === 'cookie') {
-      // A refresh a previous load of this page sent may still land.
-      const age = Date.now() - noted(o.refreshUrl);
-      if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
-    }
+    // A refresh a previous load of this page (or, shared, another tab) sent may still land.
+    this.#mayBeLanding(core);
     if (o.crossTab && (o.mode === 'cookie' || (o.tokenStore && o.tokenStore.shared === true))) {
       // Another tab (one without the lock, or another client) may have
       // rotated a moment before a refusal: look for it this long first.
       core.confirmRefusalsFor(REFUSAL_WINDOW);
     }
     const unavailable = crossTabUnavailable(o);
+    const doc = pageDocument();
+    core.setVisible(pageVisible(doc));
+    if (doc) {
+      // Only a visible page refreshes ahead on a timer.
+      doc.addEventListener('visibilitychange', () =>
+        this.#turn(() => {
+          if (this.#fault) return;
+          this.#core.setVisible(pageVisible(doc));
+          this.#drive();
+        }),
+      );
+    }
     if (this.#tabs) {
       core.shareAcrossTabs(this.#joinedAt);
-      // What another tab changed while this one loaded counts now.
-      if (this.#heardWhileLoading) {
-        const shared = this.#tabs.read();
-        core.sharedState(shared.generation, shared.session);
-      }
+      // What another tab changed while this one loaded counts now; the
+      // stored expiry of the credential this page joined with, too.
+      const shared = this.#tabs.read();
+      if (this.#heardWhileLoading) core.sharedState(shared.generation, shared.session);
+      this.#sharedExpiry(core, shared);
     } else if (unavailable === 'no-web-locks' && o.onEvent) {
       // Said once: this tab refreshes on its own (rule 5's confirmation
       // still keeps it from logging out after losing a race).
@@ -463,10 +501,10 @@ export class Coordinator {
           this.#tabs.release();
           break;
         case ACTION.PERSIST:
-          this.#tabs.persist(id, detail);
+          this.#tabs.persist(id, detail, wallTime(core.actionTime));
           break;
         case ACTION.ANNOUNCE:
-          this.#tabs.announce(id, detail);
+          this.#tabs.announce(id, detail, wallTime(core.actionTime));
           break;
         default:
           this.#notify(kind, id, detail);
@@ -568,7 +606,7 @@ export class Coordinator {
     }
     this.#refreshesOut.add(number);
     if (tokens) this.#sentRefresh.set(number, tokens.refresh);
-    if (o.mode === 'cookie') note(o.refreshUrl, Date.now());
+    if (o.mode === 'cookie') note(this.#tabs !== null, o.refreshUrl, Date.now());
     this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
   }
 
@@ -626,7 +664,7 @@ export class Coordinator {
   #refreshEnded(number, outcome, status, retryAfterMs, lifetimeMs = -1) {
     const sent = this.#sentRefresh.get(number);
     this.#forget(number);
-    if (this.#options.mode === 'cookie') note(this.#options.refreshUrl, 0);
+    if (this.#options.mode === 'cookie') note(this.#tabs !== null, this.#options.refreshUrl, 0);
     if (outcome !== OUTCOME.ROTATED && sent !== undefined) {
       const stored = this.#tokens();
       if (stored && stored.refresh && stored.refresh !== sent) {
@@ -647,13 +685,22 @@ export class Coordinator {
     let event;
     switch (kind) {
       case ACTION.REFRESH_STARTED:
-        event = { type: 'refresh-start', attempt: detail };
+        event = { type: 'refresh-start', attempt: detail, ahead: id === 1 };
         break;
       case ACTION.REFRESH_SUCCEEDED:
+        // Whatever refresh was noted landed, or no longer matters.
+        if (o.mode === 'cookie') note(this.#tabs !== null, o.refreshUrl, 0);
         event = { type: 'refresh-end', ok: true, generation: id };
         break;
       case ACTION.REFRESH_FAILED:
         event = { type: 'refresh-end', ok: false, reason: REASONS[detail & 7], retrying: (detail & 8) !== 0 };
+        if (detail >> 4) event.status = detail >> 4;
+        break;
+      case ACTION.SESSION_KEPT:
+        // No retry, and the session stays: the refresh was ahead of expiry
+        // (the credential still works), or its refusal had no request to be
+        // confirmed with, or another tab's credential came first.
+        event = { type: 'refresh-end', ok: false, reason: detail ? REASONS[detail & 7] : 'refused', retrying: false, ahead: id === 1 };
         if (detail >> 4) event.status = detail >> 4;
         break;
       case ACTION.REPLAYED: {
@@ -723,9 +770,28 @@ export class Coordinator {
 
   /** The lock is this tab's: the core decides, on the shared state read now. */
   #lockGranted() {
+    // The last holder may have been closed or frozen with its refresh out.
+    this.#mayBeLanding(this.#core);
     const shared = this.#tabs.read();
     this.#core.lockGranted(now(), shared.generation, shared.session);
+    this.#sharedExpiry(this.#core, shared);
     this.#drive();
+  }
+
+  /**
+   * Cookie mode: tells the core until when a noted refresh (of a previous
+   * load, or of a holder of the lock that is gone) may still land its cookie.
+   */
+  #mayBeLanding(core) {
+    const o = this.#options;
+    if (o.mode !== 'cookie') return;
+    const age = Date.now() - noted(this.#tabs !== null, o.refreshUrl);
+    if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
+  }
+
+  /** The stored expiry of the shared credential, in this page's `now()`. */
+  #sharedExpiry(core, shared) {
+    if (shared.expiresAt !== null) core.sharedExpiry(now(), shared.generation, shared.expiresAt - TIME_ORIGIN);
   }
 
   /** Another tab may have changed the shared state. */
@@ -737,6 +803,7 @@ export class Coordinator {
     }
     const shared = this.#tabs.read();
     this.#core.sharedState(shared.generation, shared.session);
+    this.#sharedExpiry(this.#core, shared);
     this.#drive();
   }
 

@@ -41,20 +41,27 @@ function storage() {
   }
 }
 
-/** `{generation, session}` from a stored or sent value; null if it is not one. */
+/**
+ * `{generation, session, expiresAt}` from a stored or sent value; null if it
+ * is not one. `expiresAt` (ms since the epoch, on the clock the tabs share)
+ * is when an active session's credential expires, null when unknown.
+ */
 function parseShared(value) {
   if (!value || typeof value !== 'object') return null;
   const { generation, session } = value;
   if (!Number.isSafeInteger(generation) || generation < 0) return null;
   if (session !== SESSION.ACTIVE && session !== SESSION.ENDED && session !== SESSION.LOGGED_OUT) return null;
-  return { generation, session };
+  const expiresAt = Number.isFinite(value.expiresAt) && value.expiresAt > 0 ? value.expiresAt : null;
+  return { generation, session, expiresAt };
 }
+
+const INITIAL = Object.freeze({ generation: 0, session: SESSION.ACTIVE, expiresAt: null });
 
 export class SharedFlight {
   #key;
   #channel = null;
   /** Where storage is missing (a worker): the newest state seen. */
-  #latest = { generation: 0, session: SESSION.ACTIVE };
+  #latest = INITIAL;
   /** The pending lock request's AbortController. */
   #request = null;
   /** Resolves the held lock's callback promise: releases it. */
@@ -103,15 +110,15 @@ export class SharedFlight {
     const store = storage();
     if (!store) return this.#latest;
     try {
-      return parseShared(JSON.parse(store.getItem(this.#key))) || { generation: 0, session: SESSION.ACTIVE };
+      return parseShared(JSON.parse(store.getItem(this.#key))) || INITIAL;
     } catch {
-      return { generation: 0, session: SESSION.ACTIVE };
+      return INITIAL;
     }
   }
 
   /** Stores the state, unless a newer generation is stored already. */
-  persist(generation, session) {
-    const state = { generation, session };
+  persist(generation, session, expiresAt) {
+    const state = { generation, session, expiresAt };
     if (generation >= this.#latest.generation) this.#latest = state;
     const store = storage();
     if (!store || this.read().generation > generation) return;
@@ -122,9 +129,9 @@ export class SharedFlight {
     }
   }
 
-  announce(generation, session) {
+  announce(generation, session, expiresAt) {
     try {
-      if (this.#channel) this.#channel.postMessage({ generation, session });
+      if (this.#channel) this.#channel.postMessage({ generation, session, expiresAt });
     } catch {
       // A closed channel: storage events still tell.
     }

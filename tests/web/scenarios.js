@@ -713,3 +713,110 @@ export async function refusalInOneTabEndsEveryTabOnce(create, mode) {
   await until(() => tabs[0].c.state().session === 'active', 'the first tab to hear of the login');
   same((await tabs[0].c.fetch(`${DATA}3/`)).status, 200, 'and it works');
 }
+
+// Rule 8, refresh ahead of a known expiry. The answers tell a 2 s life: the
+// web layer takes a second off for the servers' whole-second clocks, and
+// the core refreshes ahead from two thirds of the remaining second on
+// (about 667 ms after the refresh was sent; a tab that adopted it a little
+// later counts a little later). The scenarios wait the whole second: by then
+// every tab is due. That is a wait on the clock, not on the machine's
+// speed: the fake server decides 401s by the test's word, never by time.
+const SHORT_LIFE = { lifetimeSecs: 2 };
+const DUE_AFTER_MS = 1000;
+
+/**
+ * Runs `scenario` with the page reported hidden (`document.visibilityState`
+ * shadowed), so no timer refreshes ahead by itself: only a request does.
+ */
+async function whileHidden(scenario) {
+  Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+  try {
+    return await scenario();
+  } finally {
+    delete document.visibilityState;
+  }
+}
+
+/** The first refresh, answered with a short life; resolves once accepted and due. */
+async function rotatedShortLived({ server, c }) {
+  server.expireAccess();
+  const first = c.fetch(`${DATA}1/`);
+  await server.refreshesArrived(1);
+  const sent = performance.now();
+  server.rotate(SHORT_LIFE);
+  same((await first).status, 200, 'the first request is replayed and served');
+  await until(() => performance.now() - sent > DUE_AFTER_MS, 'the refresh-ahead margin to begin');
+}
+
+const aheadStarts = (events) => events.filter((e) => e.type === 'refresh-start' && e.ahead).length;
+
+export async function requestNearExpiryWaitsForOneRefreshAheadAndIsSentOnce(create, mode) {
+  await whileHidden(async () => {
+    const s = start(create, mode);
+    await rotatedShortLived(s);
+    const { server, c, events } = s;
+    same(server.refreshes.length, 1, 'hidden: no timer refreshed ahead');
+    const calls = [c.fetch(`${DATA}2/`), c.fetch(`${DATA}3/`)];
+    await server.refreshesArrived(2);
+    same(aheadStarts(events), 1, 'one refresh ahead for both');
+    same(c.state().waiting, 2, 'both wait for it');
+    same(server.seen.filter((r) => r.url !== `${DATA}1/`).length, 0, 'neither went out with the lapsing credential');
+    server.rotate({ lifetimeSecs: 300 });
+    const results = await settleAll(calls);
+    check(results.every((r) => r.status === 'fulfilled' && r.value.status === 200), 'both succeed');
+    for (const url of [`${DATA}2/`, `${DATA}3/`]) {
+      same(server.seen.filter((r) => r.url === url).length, 1, `${url} was sent once`);
+    }
+  });
+}
+
+export async function failedRefreshAheadKeepsTheSessionAndSendsWithTheWorkingCredential(create, mode) {
+  await whileHidden(async () => {
+    const s = start(create, mode);
+    await rotatedShortLived(s);
+    const { server, c, events, expired } = s;
+    const call = c.fetch(`${DATA}2/`);
+    await server.refreshesArrived(2);
+    server.refuse(503);
+    const [result] = await settleAll([call]);
+    same(result.status === 'fulfilled' && result.value.status, 200, 'sent with the credential that still works');
+    const failed = events.find((e) => e.type === 'refresh-end' && e.ahead);
+    same(failed && [failed.ok, failed.reason, failed.status, failed.retrying], [false, 'status', 503, false], 'told, no retry');
+    same(c.state().session, 'active', 'the session stays');
+    same(expired.length, 0, 'nobody was told it ended');
+    same((await c.fetch(`${DATA}3/`)).status, 200, 'the next request goes too');
+    same(server.refreshes.length, 2, 'without asking again');
+  });
+}
+
+export async function visiblePageRefreshesAheadOnItsTimer(create, mode) {
+  const s = start(create, mode);
+  const { server, c, events } = s;
+  if (document.visibilityState !== 'visible') throw new Error('the test page is not visible');
+  await rotatedShortLived(s);
+  await until(() => server.refreshes.length === 2, 'the timer to refresh ahead');
+  same(aheadStarts(events), 1, 'ahead, with no request waiting');
+  same(c.state().waiting, 0, 'nobody waits for it');
+  server.rotate({ lifetimeSecs: 300 });
+  await until(() => c.state().refreshing === false, 'the refresh to end');
+  same((await c.fetch(`${DATA}2/`)).status, 200, 'the next request goes with the new credential');
+  same(server.seen.filter((r) => r.url === `${DATA}2/`).length, 1, 'sent once');
+}
+
+export async function twoTabsShareTheExpiryAndRefreshAheadOnce(create, mode) {
+  await whileHidden(async () => {
+    const both = twoTabs(create, mode);
+    const { server, tabs } = both;
+    await tabsReady(both, mode);
+    await rotatedShortLived({ server, c: tabs[0].c });
+    await until(() => count(tabs[1].events, 'adopted') === (mode === 'bearer' ? 2 : 1), 'the other tab to adopt it');
+    const calls = tabs.map(({ c }, t) => c.fetch(`${DATA}${t + 2}/`));
+    await server.refreshesArrived(2);
+    await until(() => tabs.every(({ c }) => c.state().waiting === 1), 'both tabs to wait for the refresh ahead');
+    server.rotate({ lifetimeSecs: 300 });
+    const results = await settleAll(calls);
+    check(results.every((r) => r.status === 'fulfilled' && r.value.status === 200), 'both tabs succeed');
+    same(server.refreshes.length, 2, 'one refresh ahead in the browser: the expiry travelled with the generation');
+    same(tabs.reduce((n, { events }) => n + aheadStarts(events), 0), 1, 'sent by one tab');
+  });
+}

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { launchBrowser } from '../test/browser.mjs';
-import { outcome, refreshCount, ROOT, startBackend } from './backend.mjs';
+import { outcome, refreshCount, ROOT } from './backend.mjs';
+import { withTabs as openTabs } from './tabs.mjs';
 
-const LONG = ['--access-token-lifetime', '10m'];
 let browser;
 const report = [];
 
@@ -39,36 +39,8 @@ function record(name, mode, kind, cell) {
   row[kind] = cell;
 }
 
-/**
- * `tabs` pages of one context on a fresh backend, the first one logged in,
- * each with a coordinator (`options`; `init` runs before any page script).
- */
-async function withTabs({ tabs, mode, kind = 'coordinator', options = {}, init }, body) {
-  const backend = await startBackend(LONG);
-  const context = await browser.newContext();
-  if (init) await context.addInitScript(init);
-  const errors = [];
-  try {
-    const pages = [];
-    for (let i = 0; i < tabs; i++) {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${backend.url}/e2e.html`);
-      await page.waitForFunction(() => window.e2eReady === true);
-      await page.evaluate(
-        ([k, m, o, logIn]) => window.e2e.setup(k, m, o, { logIn, tabs: true }),
-        [kind, mode, options, i === 0],
-      );
-      pages.push(page);
-    }
-    const run = (page, name, ...args) => page.evaluate(([n, a]) => window.e2e[n](...a), [name, args]);
-    return await body({ pages, backend, run });
-  } finally {
-    await context.close();
-    await backend.stop();
-    assert.deepEqual(errors, [], 'no uncaught page errors');
-  }
-}
+/** `tabs` pages of one context on a fresh backend (see `tabs.mjs`). */
+const withTabs = (setup, body) => openTabs(browser, setup, body);
 
 for (const mode of ['cookie', 'bearer']) {
   describe(`${mode} mode, several tabs`, () => {
@@ -173,3 +145,109 @@ for (const mode of ['cookie', 'bearer']) {
     });
   });
 }
+
+/** Polls `condition()` every 25 ms, at most `limit` ms. */
+async function until(condition, what, limit = 15_000) {
+  for (let waited = 0; waited <= limit; waited += 25) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Resolves once the backend has committed a rotation and is holding its answer (`delay_after_ms`). */
+const rotationHeld = (backend) =>
+  until(async () => (await backend.metrics())['injected_faults_total{kind="delay"}'] >= 1, 'the refresh to be held');
+
+describe('cookie mode, a lock holder that goes away mid-refresh', () => {
+  test('closed: the lock is free at once, the other tab waits for its refresh to land, nobody is logged out', async () => {
+    await withTabs({ tabs: 2, mode: 'cookie' }, async ({ pages, backend, run }) => {
+      await run(pages[0], 'expireAccess');
+      // The rotation commits, its answer (and rotated cookie) comes 2 s later.
+      await backend.faults({ delay_after_ms: 2000 });
+      const closing = run(pages[0], 'burst', 5).catch(() => 'closed');
+      await rotationHeld(backend);
+      await pages[0].close();
+      await closing;
+      const summary = await run(pages[1], 'burst', 10);
+      assert.equal(summary.ok, 10, JSON.stringify(summary));
+      assert.equal(summary.sessionExpired, 0, 'not logged out');
+      assert.equal(summary.refreshStarts, 0, 'no refresh with the token the closed tab rotated');
+      assert.equal(refreshCount(await backend.metrics()), 1);
+      record('holder closed mid-refresh', 'cookie', 'coordinator', `1 / ${summary.failed} / 0`);
+    });
+  });
+
+  test('frozen: the other tab gets through within the bound, nobody is logged out, its late result undoes nothing', async (t) => {
+    // A 3 s bound on the refresh, and so on each wait for the lock.
+    await withTabs({ tabs: 2, mode: 'cookie', options: { refreshTimeout: 3000 } }, async ({ pages, backend, run }) => {
+      const [frozen, other] = pages;
+      await frozen.evaluate(() => setInterval(() => localStorage.setItem('heartbeat', String(performance.now())), 50));
+      await run(frozen, 'expireAccess');
+      await backend.faults({ delay_after_ms: 5000 });
+      const frozenBurst = run(frozen, 'burst', 5);
+      await rotationHeld(backend);
+      // Page.setWebLifecycleState answers but freezes nothing in a page that
+      // Playwright keeps visible (measured: its timers went on). So the
+      // page's script is stopped with the debugger, which is what a freeze
+      // does to it: no timer, event or callback runs, the lock it holds
+      // stays held, and the network goes on in the browser (the held
+      // refresh answer and its Set-Cookie still land).
+      const cdp = await frozen.context().newCDPSession(frozen);
+      await cdp.send('Debugger.enable');
+      await cdp.send('Debugger.pause');
+      const beat = () => other.evaluate(() => localStorage.getItem('heartbeat'));
+      const before = await beat();
+      await other.waitForTimeout(500);
+      if ((await beat()) !== before) {
+        await cdp.send('Debugger.resume');
+        await frozenBurst;
+        t.skip('the page could not be frozen here (its heartbeat went on)');
+        return;
+      }
+      const summary = await run(other, 'burst', 10);
+      assert.equal(summary.ok, 10, JSON.stringify(summary));
+      assert.equal(summary.sessionExpired, 0, 'not logged out');
+      assert.equal(summary.refreshStarts, 0, 'the frozen tab holds the lock: no second refresh');
+      assert.equal(refreshCount(await backend.metrics()), 1);
+
+      await cdp.send('Debugger.resume');
+      const late = await frozenBurst;
+      assert.equal(late.ok, 5, `the frozen tab finishes too: ${JSON.stringify(late)}`);
+      assert.equal(late.sessionExpired, 0);
+      // Nothing was undone: both tabs go on with the one rotated cookie.
+      for (const page of pages) {
+        const after = await run(page, 'burst', 3);
+        assert.equal(after.ok, 3, JSON.stringify(after));
+      }
+      assert.equal(refreshCount(await backend.metrics()), 1, 'still the one refresh');
+      record('holder frozen mid-refresh', 'cookie', 'coordinator', `1 / ${summary.failed} / 0`);
+    });
+  });
+
+  test('a reload storm in one tab while another bursts: nobody is logged out, every request of the last load and the other tab succeeds', async () => {
+    await withTabs({ tabs: 2, mode: 'cookie' }, async ({ pages, backend, run }) => {
+      const [storming, bursting] = pages;
+      await run(storming, 'expireAccess');
+      await backend.faults({ delay_after_ms: 300 });
+      await storming.evaluate(() => sessionStorage.setItem('storm', JSON.stringify({ kind: 'coordinator', mode: 'cookie', n: 5 })));
+      const burst = run(bursting, 'burst', 20);
+      for (let i = 0; i < 10; i++) {
+        await storming.reload({ waitUntil: 'commit' });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await backend.faults({});
+      await storming.reload();
+      await storming.waitForFunction(() => window.e2eReady === true && window.stormDone);
+      const last = await storming.evaluate(() => window.stormDone);
+      const summary = await burst;
+      const metrics = await backend.metrics();
+      const ends = (await storming.evaluate(() => window.e2e.tally.get('sessionExpired'))) + summary.sessionExpired;
+      record('reload storm in one tab, 20 requests in another', 'cookie', 'coordinator', `${refreshCount(metrics)} / ${summary.failed + last.failed} / ${ends}`);
+      assert.equal(ends, 0, 'no session end in either tab');
+      assert.equal(summary.ok, 20, JSON.stringify(summary));
+      assert.equal(last.ok, 5, JSON.stringify(last));
+    });
+  });
+});
+

@@ -85,11 +85,27 @@ describe('unknown names', () => {
       csrf: { header: 'X-CSRFToken', cookie: 'csrftoken' },
       refreshTimeout: 1,
       waitTimeout: 1,
+      refreshMargin: 1,
       retry: { limit: 1, baseDelay: 1, maxDelay: 1, maxRetryAfter: 1 },
       onSessionExpired: () => {},
       onEvent: () => {},
       fetch: async () => new Response(),
     });
+  });
+});
+
+describe('refreshMargin', () => {
+  test('30 s by default, milliseconds, or false for refreshing only after a 401', () => {
+    asPage();
+    assert.equal(readOptions({}).refreshMargin, 30_000);
+    assert.equal(readOptions({ refreshMargin: 5_000 }).refreshMargin, 5_000);
+    assert.equal(readOptions({ refreshMargin: false }).refreshMargin, false);
+    for (const margin of [true, -1, '30s', Number.NaN]) {
+      assert.equal(
+        thrown({ refreshMargin: margin }),
+        'refresh-coordinator: options.refreshMargin must be a number of milliseconds, 0 or more, or false to refresh only after a 401',
+      );
+    }
   });
 });
 

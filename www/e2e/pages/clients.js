@@ -139,10 +139,23 @@ export function coordinator(mode, { record = false, hold = false, reenter = fals
   const calls = [];
   const reentry = reenter ? () => calls.push(authFetch('/api/data/500/').then(() => 'ok', (e) => e.name)) : () => {};
   const holding = hold ? holdingFetch(new URL(REFRESH[mode], location.href).href) : null;
+  const send = holding ? holding.send : record ? recordingFetch : (request) => fetch(request);
+  // What the server answered the app's own requests (not the refresh,
+  // login or logout), by status: refreshing ahead of expiry shows as no 401.
+  const answered = {};
+  /** When each 401 came, to tell in a failure what it followed. */
+  const unauthorized = [];
+  const counting = async (request) => {
+    const response = await send(request);
+    if (!/\/api\/(auth|token)\//.test(new URL(request.url).pathname)) {
+      answered[response.status] = (answered[response.status] || 0) + 1;
+      if (response.status === 401) unauthorized.push({ at: Math.round(performance.now()), url: request.url });
+    }
+    return response;
+  };
   const authFetch = createAuthFetch({
     mode,
-    ...(record ? { fetch: recordingFetch } : {}),
-    ...(holding ? { fetch: holding.send } : {}),
+    fetch: counting,
     tokenStore: mode === 'bearer' ? sessionTokens : undefined,
     onSessionExpired: () => {
       tally.bump('sessionExpired');
@@ -169,6 +182,8 @@ export function coordinator(mode, { record = false, hold = false, reenter = fals
       return { settled: results.length - pending, pending, results };
     },
     sendCounts: () => (holding ? holding.counts() : {}),
+    answered: () => ({ ...answered }),
+    unauthorized: () => [...unauthorized],
   };
 }
 

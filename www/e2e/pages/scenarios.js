@@ -304,3 +304,39 @@ export async function logOut() {
 export function session() {
   return client.authFetch.state().session;
 }
+
+/**
+ * Steady traffic: one request every `everyMs` for `forMs` (at most
+ * `forMs / everyMs` of them), as a page that polls does. Returns what the
+ * app saw, what the server answered its requests, and this page's refreshes
+ * (those ahead of expiry apart).
+ */
+export async function steady(forMs, everyMs) {
+  const before = client.answered();
+  const mark = client.events.length;
+  const calls = [];
+  const start = performance.now();
+  for (let i = 0; i < Math.ceil(forMs / everyMs) && performance.now() - start < forMs; i++) {
+    calls.push(client.fetch(`/api/data/${i % 100}/`));
+    await pause(everyMs);
+  }
+  const summary = await summarize(calls);
+  // Only what happened during the traffic.
+  const answered = client.answered();
+  for (const status of Object.keys(answered)) {
+    answered[status] -= before[status] || 0;
+    if (answered[status] === 0) delete answered[status];
+  }
+  const during = client.events.slice(mark);
+  summary.answered = answered;
+  summary.replays = during.filter((e) => e.type === 'replay').length;
+  summary.aheadStarts = during.filter((e) => e.type === 'refresh-start' && e.ahead).length;
+  if (answered[401]) {
+    // What a 401 followed: this page's 401s and coordinator events, in ms.
+    summary.trace = {
+      unauthorized: client.unauthorized(),
+      events: during.filter((e) => e.type !== 'replay').map((e) => `${Math.round(e.at)} ${e.type}${e.ahead ? ' ahead' : ''}`),
+    };
+  }
+  return summary;
+}

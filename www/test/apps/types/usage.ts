@@ -37,9 +37,11 @@ const store: TokenStore = {
 function describe(event: AuthFetchEvent): string {
   switch (event.type) {
     case 'refresh-start':
-      return `attempt ${event.attempt}`;
+      return `attempt ${event.attempt}${event.ahead ? ' ahead of expiry' : ''}`;
     case 'refresh-end':
-      return event.ok ? `generation ${event.generation}` : `${event.reason} ${event.status ?? ''} retrying=${event.retrying}`;
+      if (event.ok) return `generation ${event.generation}`;
+      if (event.ahead) return `ahead of expiry: ${event.reason}, session kept`;
+      return `${event.reason} ${event.status ?? ''} retrying=${event.retrying}`;
     case 'replay':
       return `${event.method} ${event.url}`;
     case 'session-expired':
@@ -66,6 +68,7 @@ const options: AuthFetchOptions = {
   csrf: { header: 'X-CSRFToken', cookie: 'csrftoken' },
   refreshTimeout: 10_000,
   waitTimeout: 30_000,
+  refreshMargin: 30_000,
   retry: { limit: 3, baseDelay: 300, maxDelay: 5_000, maxRetryAfter: 30_000 },
   onSessionExpired: (error) => {
     const code: 'SESSION_EXPIRED' = error.code;
@@ -88,6 +91,10 @@ createAuthFetch({ crossTab: 'yes' });
 createAuthFetch({ logoutUrl: false });
 // @ts-expect-error: logoutUrl is a URL or false
 createAuthFetch({ logoutUrl: true });
+// Refresh only after a 401.
+createAuthFetch({ refreshMargin: false });
+// @ts-expect-error: refreshMargin is milliseconds or false
+createAuthFetch({ refreshMargin: true });
 
 // @ts-expect-error: not a mode
 createAuthFetch({ mode: 'session' });

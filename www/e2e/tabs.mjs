@@ -1,0 +1,42 @@
+// Several pages of one browser context (one cookie jar, one localStorage,
+// one lock manager) on a fresh reference backend: how the multi-tab suites
+// open their tabs.
+
+import assert from 'node:assert/strict';
+import { startBackend } from './backend.mjs';
+
+/** Ten-minute access tokens: far longer than any test; expired on purpose with the clock hook. */
+export const LONG = ['--access-token-lifetime', '10m'];
+
+/**
+ * `tabs` pages of one new context of `browser` on a fresh backend
+ * (`backendArgs`), the first one logged in, each with a client of `kind`
+ * (`options`; `init` runs before any page script). `body({pages, backend,
+ * run})` runs the test; `run(page, name, ...args)` calls a page scenario.
+ */
+export async function withTabs(browser, { tabs, mode, kind = 'coordinator', options = {}, init, backendArgs = LONG }, body) {
+  const backend = await startBackend(backendArgs);
+  const context = await browser.newContext();
+  if (init) await context.addInitScript(init);
+  const errors = [];
+  try {
+    const pages = [];
+    for (let i = 0; i < tabs; i++) {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${backend.url}/e2e.html`);
+      await page.waitForFunction(() => window.e2eReady === true);
+      await page.evaluate(
+        ([k, m, o, logIn]) => window.e2e.setup(k, m, o, { logIn, tabs: true }),
+        [kind, mode, options, i === 0],
+      );
+      pages.push(page);
+    }
+    const run = (page, name, ...args) => page.evaluate(([n, a]) => window.e2e[n](...a), [name, args]);
+    return await body({ pages, backend, run });
+  } finally {
+    await context.close();
+    await backend.stop();
+    assert.deepEqual(errors, [], 'no uncaught page errors');
+  }
+}
