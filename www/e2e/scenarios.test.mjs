@@ -323,7 +323,11 @@ for (const mode of MODES) {
         assert.equal(summary.sessionExpired, 0);
         assert.equal(outcome(metrics, 'success'), 2, 'one refresh per expiry: two');
         assert.equal(refreshCount(metrics), 2);
-        assert.equal(summary.replays, 20 + 8, 'every request replayed, the held ones twice');
+        // Every request is replayed; a held one twice if it leaves before
+        // the second refresh lands (the one whose 401 started it always
+        // does), once if the new cookie is in the jar by then: in cookie
+        // mode that depends on the machine's speed, so only the bounds hold.
+        assert.ok(summary.replays >= 20 + 1 && summary.replays <= 20 + 8, `every request replayed, held ones at most twice (${summary.replays})`);
       });
     });
 
