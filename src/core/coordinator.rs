@@ -428,14 +428,7 @@ impl Coordinator {
                 RefreshOutcome::Rotated { lifetime } => {
                     self.succeed(Credential::new(sent, lifetime))
                 }
-                _ => {
-                    self.let_go_of_lock();
-                    self.notify(Notice::SessionKept {
-                        cause: Self::cause_of(outcome),
-                        ahead,
-                    });
-                    self.release_waiters();
-                }
+                _ => self.superseded_ended(Self::cause_of(outcome), ahead),
             };
         }
         if ahead && !matches!(outcome, RefreshOutcome::Rotated { .. }) {
@@ -575,9 +568,7 @@ impl Coordinator {
                 self.unanswered.push((refresh, sent));
                 self.flight = Flight::Idle;
                 if superseded {
-                    // Nothing to recover: the browser has a newer credential.
-                    self.let_go_of_lock();
-                    self.release_waiters();
+                    self.superseded_ended(Some(Unavailability::Timeout), ahead);
                 } else if ahead {
                     self.ahead_failed(Some(Unavailability::Timeout));
                 } else {
@@ -701,6 +692,13 @@ impl Coordinator {
     fn adopt(&mut self, session: Session) {
         self.demote_probe();
         self.let_go_of_lock();
+        self.flight = Flight::Idle;
+        self.take_remote_credential(session);
+    }
+
+    /// The credential part of [`Coordinator::adopt`]: a new generation whose
+    /// credential came from elsewhere, in `session`.
+    fn take_remote_credential(&mut self, session: Session) {
         self.generation = self.generation.next();
         // Issued at a moment this side does not know: no expiry can be
         // counted for it (unless the other tab shares it, see
@@ -709,7 +707,6 @@ impl Coordinator {
         self.session = session;
         self.inherited_landing = None;
         self.unanswered.clear();
-        self.flight = Flight::Idle;
     }
 
     /// Shares one flight with the other tabs (and workers) of the browser,
@@ -740,33 +737,14 @@ impl Coordinator {
         self.shared.seen = generation;
         match session {
             SharedSession::Active if newer => {
-                let out = match self.flight {
-                    Flight::Refreshing {
-                        refresh,
-                        sent,
-                        deadline,
-                        ahead,
-                        ..
-                    } if self.shared.lock == Lock::Held => Some((refresh, sent, deadline, ahead)),
-                    _ => None,
-                };
-                if let Some((refresh, sent, deadline, ahead)) = out {
-                    // This tab's refresh is still out: the lock stays
-                    // held until it ends (see `Flight::Refreshing`).
-                    self.generation = self.generation.next();
-                    self.take_credential(Credential::default());
-                    self.session = Session::Active;
-                    self.inherited_landing = None;
-                    self.unanswered.clear();
-                    self.flight = Flight::Refreshing {
-                        refresh,
-                        sent,
-                        deadline,
-                        ahead,
-                        superseded: true,
-                    };
-                } else {
-                    self.adopt(Session::Active);
+                match &mut self.flight {
+                    // This tab's refresh is still out: the lock stays held
+                    // until it ends (see `Flight::Refreshing`).
+                    Flight::Refreshing { superseded, .. } if self.shared.lock == Lock::Held => {
+                        *superseded = true;
+                        self.take_remote_credential(Session::Active);
+                    }
+                    _ => self.adopt(Session::Active),
                 }
                 self.notify(Notice::Adopted {
                     generation: self.generation,
@@ -1023,6 +1001,15 @@ impl Coordinator {
             cause: None,
             ahead: false,
         });
+    }
+
+    /// A superseded refresh (see [`Flight::Refreshing`]) ended without a
+    /// rotation: nothing to recover, the browser has a newer credential. The
+    /// lock goes, and whoever waited behind the refresh goes too.
+    fn superseded_ended(&mut self, cause: Option<Unavailability>, ahead: bool) {
+        self.let_go_of_lock();
+        self.notify(Notice::SessionKept { cause, ahead });
+        self.release_waiters();
     }
 
     /// What an outcome other than a rotation says went wrong; `None` for a

@@ -606,7 +606,7 @@ export class Coordinator {
     }
     this.#refreshesOut.add(number);
     if (tokens) this.#sentRefresh.set(number, tokens.refresh);
-    if (o.mode === 'cookie') note(this.#tabs !== null, o.refreshUrl, Date.now());
+    this.#note(Date.now());
     this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
   }
 
@@ -664,7 +664,7 @@ export class Coordinator {
   #refreshEnded(number, outcome, status, retryAfterMs, lifetimeMs = -1) {
     const sent = this.#sentRefresh.get(number);
     this.#forget(number);
-    if (this.#options.mode === 'cookie') note(this.#tabs !== null, this.#options.refreshUrl, 0);
+    this.#note(0);
     if (outcome !== OUTCOME.ROTATED && sent !== undefined) {
       const stored = this.#tokens();
       if (stored && stored.refresh && stored.refresh !== sent) {
@@ -689,7 +689,7 @@ export class Coordinator {
         break;
       case ACTION.REFRESH_SUCCEEDED:
         // Whatever refresh was noted landed, or no longer matters.
-        if (o.mode === 'cookie') note(this.#tabs !== null, o.refreshUrl, 0);
+        this.#note(0);
         event = { type: 'refresh-end', ok: true, generation: id };
         break;
       case ACTION.REFRESH_FAILED:
@@ -787,6 +787,15 @@ export class Coordinator {
     if (o.mode !== 'cookie') return;
     const age = Date.now() - noted(this.#tabs !== null, o.refreshUrl);
     if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
+  }
+
+  /**
+   * Cookie mode: notes when a refresh was sent (`at`, ms since the epoch),
+   * or that none is out (0); shared with the other tabs when they share the
+   * flight.
+   */
+  #note(at) {
+    if (this.#options.mode === 'cookie') note(this.#tabs !== null, this.#options.refreshUrl, at);
   }
 
   /** The stored expiry of the shared credential, in this page's `now()`. */
