@@ -251,3 +251,55 @@ describe('cookie mode, a lock holder that goes away mid-refresh', () => {
   });
 });
 
+/** A small seeded random source, so a failing soak can be run again the same way. */
+function seeded(seed) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+test('a bounded soak: 4 tabs, 3 s tokens, random bursts and reloads for 2 minutes: no session end, no failed request', { timeout: 300_000 }, async (t) => {
+  const SOAK_MS = 120_000;
+  const seed = Number(process.env.SOAK_SEED) || Date.now() % 1_000_000;
+  const random = seeded(seed);
+  t.diagnostic(`SOAK_SEED=${seed}`);
+  await withTabs({ tabs: 4, mode: 'cookie', backendArgs: ['--access-token-lifetime', '3s'] }, async ({ pages, backend }) => {
+    for (const page of pages) {
+      await page.evaluate(() => sessionStorage.setItem('soak', 'cookie'));
+      await page.reload();
+    }
+    const started = Date.now();
+    let reloads = 0;
+    // A reload every 2 to 6 s, of a random tab: bounded in count and time.
+    while (Date.now() - started < SOAK_MS && reloads < 60) {
+      await pages[0].waitForTimeout(2_000 + random() * 4_000);
+      await pages[Math.floor(random() * pages.length)].reload({ waitUntil: 'commit' });
+      reloads += 1;
+    }
+    const results = [];
+    for (const page of pages) {
+      await page.waitForFunction(() => window.e2eReady === true);
+      await page.evaluate(() => sessionStorage.setItem('soak-stop', '1'));
+      await page.waitForFunction(() => window.soakDone !== undefined, null, { timeout: 15_000 });
+      results.push(await page.evaluate(() => window.soakDone));
+    }
+    const metrics = await backend.metrics();
+    const refreshes = refreshCount(metrics);
+    const total = (key) => results.reduce((n, r) => n + r[key], 0);
+    const seconds = (Date.now() - started) / 1000;
+    t.diagnostic(`${seconds.toFixed(0)} s, ${reloads} reloads, ${total('ok')} requests ok, ${total('failed')} failed, ${refreshes} refreshes (${outcome(metrics, 'success')} rotated); per tab ${JSON.stringify(results)}`);
+    record(`soak: 4 tabs, 3 s tokens, ${reloads} reloads, 2 min`, 'cookie', 'coordinator', `${refreshes} / ${total('failed')} / ${total('sessionExpired')}`);
+    assert.equal(total('sessionExpired'), 0, 'no session end');
+    assert.equal(total('failed'), 0, `no failed request: ${results.map((r) => r.failure).filter(Boolean).join('; ')}`);
+    assert.ok(total('ok') > 0);
+    // A token lives 2 s as counted (3 s, a second off for the whole-second
+    // claims), refreshed from two thirds of that on: about one refresh per
+    // 1.3 to 1.7 s, plus at most one per reload that cut a refresh off.
+    assert.ok(refreshes <= Math.ceil(seconds / 1.3) + reloads, `close to one refresh per expiry (${refreshes})`);
+  });
+});
+

@@ -275,6 +275,42 @@ export async function stormLoad(kind, m, n) {
   return summary;
 }
 
+/**
+ * The soak: on every load (the test reloads the tabs at random moments) the
+ * page fires bursts of 1 to 8 requests a few hundred ms apart until the test
+ * sets `soak-stop`, and tallies in sessionStorage what became of each. A
+ * request cut off by a reload is not tallied: the page that sent it is gone.
+ */
+export async function soakLoad(m) {
+  mode = m;
+  client = coordinator(mode);
+  tally.bump('loads');
+  // Requests the reload cuts off fail with a network error on their way
+  // out of the page: those are not the coordinator's.
+  let leaving = false;
+  for (const type of ['beforeunload', 'pagehide']) addEventListener(type, () => (leaving = true));
+  for (let round = 0; round < 2000 && !sessionStorage.getItem('soak-stop'); round++) {
+    const n = 1 + Math.floor(Math.random() * 8);
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => client.fetch(`/api/data/${i}/`)));
+    if (leaving) break;
+    for (const r of results) {
+      const ok = r.status === 'fulfilled' && r.value.ok;
+      tally.bump(ok ? 'soakOk' : 'soakFailed');
+      if (!ok && !sessionStorage.getItem('soakFailure')) {
+        sessionStorage.setItem('soakFailure', r.status === 'fulfilled' ? `status ${r.value.status}` : String(r.reason));
+      }
+    }
+    await pause(100 + Math.random() * 400);
+  }
+  return {
+    ok: tally.get('soakOk'),
+    failed: tally.get('soakFailed'),
+    failure: sessionStorage.getItem('soakFailure'),
+    loads: tally.get('loads'),
+    sessionExpired: tally.get('sessionExpired'),
+  };
+}
+
 export { tally };
 
 /** This page's coordinator events so far (the multi-tab scenarios count them). */
