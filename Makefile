@@ -139,7 +139,7 @@ build: setup
 		--no-default-features
 	$(WASM_OPT) $(PKG)/refresh_coordinator_bg.wasm -o $(PKG)/refresh_coordinator_bg.wasm
 	cp www/index.js www/node.js www/axios.js www/react.js www/index.d.ts www/axios.d.ts www/react.d.ts \
-		src/web/coordinator.js src/web/options.js src/web/errors.js src/web/tabs.js src/web/token-stores.js \
+		src/web/coordinator.js src/web/options.js src/web/errors.js src/web/tabs.js src/web/token-stores.js src/web/dialects.js \
 		README.md LICENSE-MIT LICENSE-APACHE $(PKG)/
 	version=$$(awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml); \
 		node -e 'const [overlay, version, out] = process.argv.slice(1); const fs = require("fs"); fs.writeFileSync(out, JSON.stringify({ ...JSON.parse(fs.readFileSync(overlay, "utf8")), version }, null, 2) + "\n");' \
@@ -156,7 +156,7 @@ pkg: build
 
 ## What a browser downloads for `createAuthFetch`, file by file, as a server
 ## sends it (gzip -9).
-PAYLOAD := refresh_coordinator_bg.wasm refresh_coordinator.js index.js coordinator.js options.js errors.js tabs.js token-stores.js
+PAYLOAD := refresh_coordinator_bg.wasm refresh_coordinator.js index.js coordinator.js options.js errors.js tabs.js token-stores.js dialects.js
 size:
 	@cd $(PKG) && for f in $(PAYLOAD); do \
 		printf "%-30s %7d bytes %7d gzip\n" "$$f" "$$(wc -c < $$f)" "$$(gzip -9 -c $$f | wc -c)"; \

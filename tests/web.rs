@@ -148,6 +148,21 @@ extern "C" {
     fn read_options(options: &JsValue) -> Result<JsValue, JsValue>;
 }
 
+#[wasm_bindgen(module = "/src/web/dialects.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = headerSafe)]
+    fn header_safe(token: &JsValue) -> bool;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    type Headers;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Headers;
+    #[wasm_bindgen(method, catch)]
+    fn set(this: &Headers, name: &str, value: &str) -> Result<(), JsValue>;
+}
+
 /// `Core`'s constructor, as the web layer calls it.
 fn make_core() -> Function {
     Closure::<dyn Fn(u32, f64, f64, f64, f64, f64, bool, f64) -> Core>::new(Core::new)
@@ -291,6 +306,35 @@ fn options_default_to_cookie_mode_on_this_origin() {
     let refresh = get("refreshUrl").as_string().unwrap();
     assert!(refresh.ends_with("/api/auth/token/refresh/"), "{refresh}");
     assert!(read_options(&JsValue::from_str("cookie")).is_err());
+}
+
+/// What `headerSafe` lets through, this browser's `Headers` takes; what it
+/// stops (the audit's tokens) is no credential.
+#[wasm_bindgen_test]
+fn a_header_safe_token_is_one_the_browser_can_send() {
+    let long = "x".repeat(16_384);
+    for token in ["eyJhbGciOi.eyJzdWIiOiIxIn0.c2ln-_~+/=", long.as_str()] {
+        assert!(header_safe(&token.into()), "{}", &token[..10]);
+        Headers::new()
+            .set("Authorization", &format!("Bearer {token}"))
+            .unwrap();
+    }
+    let huge = "x".repeat(5 * 1024 * 1024);
+    for token in [
+        "abc\r\nX: 1",
+        "caf\u{e9}",
+        "\u{4e2d}\u{6587}",
+        "two words",
+        "",
+        huge.as_str(),
+    ] {
+        assert!(
+            !header_safe(&token.into()),
+            "{:?}",
+            &token[..token.len().min(10)]
+        );
+    }
+    assert!(!header_safe(&JsValue::from_f64(7.0)));
 }
 
 #[wasm_bindgen_test]

@@ -44,6 +44,13 @@ extern "C" {
     fn cross_tab_unavailable(options: &JsValue) -> JsValue;
 }
 
+// Loaded by coordinator.js too.
+#[wasm_bindgen(module = "/src/web/dialects.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = headerSafe)]
+    fn header_safe(token: &JsValue) -> bool;
+}
+
 #[wasm_bindgen(module = "/src/web/coordinator.js")]
 extern "C" {
     type Coordinator;
@@ -53,6 +60,7 @@ extern "C" {
 async fn a_panic_in_the_core_settles_every_caller_with_a_fault_error() {
     assert!(JsFuture::from(fake_server_self_check()).await.is_ok());
     assert!(read_options(&JsValue::UNDEFINED).is_ok());
+    assert!(header_safe(&"token".into()));
     assert!(!is_coordinator_fault_error(&JsValue::NULL));
     let turned_off = js_sys::Object::new();
     js_sys::Reflect::set(&turned_off, &"crossTab".into(), &false.into()).unwrap_or_default();

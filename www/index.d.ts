@@ -64,12 +64,52 @@ export interface AuthFetchOptions {
    */
   mode?: 'cookie' | 'bearer';
   /**
+   * How the refresh (and the logout) is asked for and its answer read.
+   * Cookie mode: `'dj-rest-auth'` (no body; the cookie carries the refresh
+   * token). Bearer mode: `'simplejwt'` (`{"refresh"}` in, `{"access",
+   * "refresh"?}` out) or `'oauth2'` (RFC 6749 §6: a form-encoded
+   * `grant_type=refresh_token` with `clientId` and `scope`; `access_token`,
+   * a rotated `refresh_token`, `expires_in` out; `invalid_grant` and
+   * `invalid_client` end the session, `temporarily_unavailable`, 5xx and 429
+   * are retried; the logout is an RFC 7009 revocation). Defaults to
+   * `'dj-rest-auth'` in cookie mode and `'simplejwt'` in bearer mode.
+   */
+  dialect?: 'dj-rest-auth' | 'simplejwt' | 'oauth2';
+  /** `dialect: 'oauth2'` only, and required there: the public client's id, sent as `client_id`. */
+  clientId?: string;
+  /** `dialect: 'oauth2'` only: the `scope` asked for with each refresh. Defaults to none (the grant's own). */
+  scope?: string;
+  /**
+   * The app's own refresh exchange, instead of the dialect's request: it
+   * gets the current tokens (bearer mode) and a `fetch` to use, and
+   * resolves with the new tokens (bearer mode; a missing `refresh` keeps
+   * the old one), or with anything once the server set the rotated cookie
+   * (cookie mode). It throws `RefreshRefusedError` when the server refused
+   * the refresh credential: the session ends. Anything else it throws, or a
+   * result without usable tokens, counts as a refresh that got no answer:
+   * retried with backoff, and the session kept. What it threw is the
+   * `cause` of the error every waiter gets. The coordinator still owns the
+   * single flight across tabs, the queue, `refreshTimeout`, the retries and
+   * the replays. `refreshUrl` then only names the credential (tabs share
+   * one flight per name) and is excluded from refresh handling.
+   */
+  refresh?: (context: RefreshContext) => Promise<RefreshResult | void> | RefreshResult | void;
+  /**
+   * Which answers besides 401 mean the access credential expired (and get
+   * a refresh and a replay), decided on the status and headers alone; the
+   * body is never read. `invalidTokenChallenge` is a ready one: RFC 6750's
+   * `WWW-Authenticate: Bearer error="invalid_token"`, on any status. A
+   * throw is reported and counts as `false`. Defaults to none: only 401
+   * (403 is a permission answer).
+   */
+  expiredWhen?: (answer: ExpiredAnswer) => boolean;
+  /**
    * Where the refresh is sent, relative to the page (absolute outside a
    * page), on an allowed origin (else a `TypeError`). A redirect answer is
    * not followed: the waiting requests fail with `RefreshUnavailableError`
    * (`reason: 'redirect'`) and the session is kept. Defaults to
-   * `'/api/auth/token/refresh/'` in cookie mode and `'/api/token/refresh/'`
-   * in bearer mode.
+   * `'/api/auth/token/refresh/'` in cookie mode, `'/api/token/refresh/'`
+   * with `'simplejwt'` and `'/o/token/'` with `'oauth2'` (Django OAuth Toolkit's).
    */
   refreshUrl?: string;
   /** The refresh request's method. Defaults to `'POST'`. */
@@ -77,17 +117,19 @@ export interface AuthFetchOptions {
   /**
    * The login endpoint: never waits behind a refresh, and in cookie mode a
    * 2xx answer to it through `authFetch` starts a new session. On an allowed
-   * origin. Defaults to `'/api/auth/login/'` in cookie mode and
-   * `'/api/token/'` in bearer mode.
+   * origin. Defaults to `'/api/auth/login/'` in cookie mode, `'/api/token/'`
+   * with `'simplejwt'` and `'/o/token/'` with `'oauth2'`.
    */
   loginUrl?: string;
   /**
    * Where `logout()` sends its request, on an allowed origin: dj-rest-auth's
    * logout (the refresh cookie, with the CSRF header) in cookie mode,
    * SimpleJWT's blacklist (`{"refresh"}` body) in bearer mode; `false` sends
-   * none and only ends the session here. Defaults to `'/api/auth/logout/'`
-   * in cookie mode and `'/api/token/blacklist/'` in bearer mode (outside a
-   * page, on the refresh URL's origin).
+   * none and only ends the session here; with `'oauth2'`, an RFC 7009
+   * revocation of the refresh token. Defaults to `'/api/auth/logout/'` in
+   * cookie mode, `'/api/token/blacklist/'` with `'simplejwt'` and
+   * `'/o/revoke_token/'` with `'oauth2'` (outside a page, on the refresh
+   * URL's origin).
    */
   logoutUrl?: string | false;
   /**
@@ -163,6 +205,31 @@ export interface AuthFetchOptions {
    * is when the coordinator is created.
    */
   fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+}
+
+/** What the `refresh` option's function is given. */
+export interface RefreshContext {
+  /** Bearer mode: the tokens to refresh (the refresh token is never null here). Cookie mode: null. */
+  tokens: Tokens | null;
+  /** The `fetch` the coordinator sends with (`options.fetch`), not through the coordinator. */
+  fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+}
+
+/** What the `refresh` option's function resolves with. */
+export interface RefreshResult {
+  /** Bearer mode: the new access token (visible ASCII, 16384 characters at most). */
+  access?: string;
+  /** Bearer mode: the rotated refresh token; absent or null keeps the old one. */
+  refresh?: string | null;
+  /** Seconds the new access credential lives (OAuth 2.0's `expires_in`), for refreshing ahead of expiry. */
+  expiresIn?: number;
+}
+
+/** What `expiredWhen` is given: the answer's status and headers, not its body. */
+export interface ExpiredAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly url: string;
 }
 
 /** A refresh attempt was sent; `attempt` is 1 for the first, 2 for the first retry, … */
@@ -397,3 +464,18 @@ export function isReplayNotPossibleError(error: unknown): error is ReplayNotPoss
 export function isCoordinatorFaultError(error: unknown): error is CoordinatorFaultError;
 export function isLoggedOutError(error: unknown): error is LoggedOutError;
 export function isLogoutFailedError(error: unknown): error is LogoutFailedError;
+export function isRefreshRefusedError(error: unknown): error is RefreshRefusedError;
+
+/**
+ * Thrown by the `refresh` option's function when the server refused the
+ * refresh credential: the session ends, and every waiter's
+ * `SessionExpiredError` has this error as its `cause`.
+ */
+export class RefreshRefusedError extends RefreshCoordinatorError {
+  constructor(message?: string, options?: { cause?: unknown });
+  readonly name: 'RefreshRefusedError';
+  readonly code: 'REFRESH_REFUSED';
+}
+
+/** For `expiredWhen`: true when the answer has `WWW-Authenticate: Bearer error="invalid_token"`. */
+export function invalidTokenChallenge(answer: ExpiredAnswer): boolean;

@@ -30,6 +30,7 @@ export {
   CoordinatorFaultError,
   LoggedOutError,
   LogoutFailedError,
+  RefreshRefusedError,
   isRefreshCoordinatorError,
   isSessionExpiredError,
   isRefreshUnavailableError,
@@ -37,7 +38,9 @@ export {
   isCoordinatorFaultError,
   isLoggedOutError,
   isLogoutFailedError,
+  isRefreshRefusedError,
 } from './errors.js';
+export { invalidTokenChallenge } from './dialects.js';
 export { localStorageTokenStore } from './token-stores.js';
 
 // Deliberately not exported: the Coordinator class, the Core and the wasm

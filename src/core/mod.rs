@@ -22,7 +22,7 @@ pub use action::{Action, Notice, RefreshId};
 pub use config::Config;
 pub use coordinator::{Coordinator, Session};
 pub use generation::Generation;
-pub use outcome::{Answer, Failure, RefreshOutcome, Unavailability};
+pub use outcome::{Answer, Failure, GrantError, RefreshOutcome, Unavailability};
 pub use policy::{split_origin, RequestPolicy, Route};
 pub use request::RequestId;
 pub use shared::SharedSession;

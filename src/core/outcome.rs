@@ -64,6 +64,43 @@ impl RefreshOutcome {
     }
 }
 
+/// The `error` code of an OAuth 2.0 token endpoint's error answer (RFC 6749
+/// §5.2), the part of it the coordinator decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantError {
+    /// The refresh token is invalid, expired, revoked or used up.
+    InvalidGrant,
+    /// The server does not know or accept this client.
+    InvalidClient,
+    /// The server cannot answer now (overloaded, in maintenance).
+    TemporarilyUnavailable,
+    /// Any other code (`invalid_request`, `invalid_scope`,
+    /// `unsupported_grant_type`, ...), or none at all.
+    Other,
+}
+
+impl RefreshOutcome {
+    /// Classifies an OAuth 2.0 token endpoint's answer that is not a
+    /// success, by its `error` code first and its status second.
+    ///
+    /// `invalid_grant` and `invalid_client` end the session whatever the
+    /// status: the server said this credential, or this client, will never
+    /// be refreshed. `temporarily_unavailable` is transient, even on a 400.
+    /// Any other code is classified by status, as [`Self::from_status`]
+    /// does: a 4xx the same request would get again ends the session, 5xx,
+    /// 408 and 429 are transient.
+    pub fn from_grant_error(status: u16, error: GrantError, retry_after: Option<Duration>) -> Self {
+        match error {
+            GrantError::InvalidGrant | GrantError::InvalidClient => Self::Refused,
+            GrantError::TemporarilyUnavailable => Self::Unavailable {
+                status,
+                retry_after,
+            },
+            GrantError::Other => Self::from_status(status, retry_after),
+        }
+    }
+}
+
 /// What came back for a request the coordinator sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {

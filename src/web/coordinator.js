@@ -20,8 +20,10 @@ import {
   RefreshUnavailableError,
   ReplayNotPossibleError,
   SessionExpiredError,
+  isRefreshRefusedError,
   report,
 } from './errors.js';
+import { credentialBody, grantError, headerSafe, lifetimeOf, readRotation, rotatedRefresh, tokensFrom } from './dialects.js';
 import { readOptions } from './options.js';
 import { SharedFlight, crossTabUnavailable, sharedName } from './tabs.js';
 
@@ -49,7 +51,24 @@ const ACTION = {
 };
 const FAILURE = { SESSION_EXPIRED: 1, REPLAY_NOT_POSSIBLE: 2, TIMEOUT: 3, NETWORK: 4, STATUS: 5, LOGGED_OUT: 8 };
 const ANSWER = { UNAUTHORIZED: 1, OTHER: 2, FAILED: 3 };
-const OUTCOME = { ROTATED: 1, REFUSED: 2, UNAVAILABLE: 3, LOST: 4, STATUS: 5, REDIRECTED: 6 };
+const OUTCOME = {
+  ROTATED: 1,
+  REFUSED: 2,
+  UNAVAILABLE: 3,
+  LOST: 4,
+  STATUS: 5,
+  REDIRECTED: 6,
+  INVALID_GRANT: 7,
+  INVALID_CLIENT: 8,
+  TEMPORARILY_UNAVAILABLE: 9,
+  OTHER_GRANT_ERROR: 10,
+};
+/** OAuth 2.0 error codes the core tells apart; any other is OTHER_GRANT_ERROR. */
+const GRANT_ERRORS = {
+  invalid_grant: OUTCOME.INVALID_GRANT,
+  invalid_client: OUTCOME.INVALID_CLIENT,
+  temporarily_unavailable: OUTCOME.TEMPORARILY_UNAVAILABLE,
+};
 const ROUTE = { COORDINATED: 1, OPTED_OUT: 2, EXCLUDED: 3, FOREIGN: 4 };
 const REASONS = { 3: 'timeout', 4: 'network', 5: 'status', 6: 'retry-after-too-long', 7: 'redirect' };
 
@@ -115,6 +134,15 @@ const pageVisible = (doc) => doc !== null && doc.visibilityState === 'visible';
  */
 const REFUSAL_WINDOW = 2000;
 
+/** A response's body as text; a `text()` that throws becomes a rejection. */
+function readText(response) {
+  try {
+    return Promise.resolve(response.text());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Cancels the body of a response nobody will read, freeing its connection. */
 function discard(response) {
   try {
@@ -132,45 +160,6 @@ function retryAfter(response) {
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? -1 : Math.max(0, at - Date.now());
-}
-
-/** `{access, refresh}` with a non-empty access token, or null. */
-function tokensFrom(value) {
-  if (!value || typeof value.access !== 'string' || value.access === '') return null;
-  const refresh = typeof value.refresh === 'string' && value.refresh !== '' ? value.refresh : null;
-  return { access: value.access, refresh };
-}
-
-/** The claims of a JWT (its payload, decoded, not verified), or null. */
-function jwtClaims(token) {
-  const payload = typeof token === 'string' ? token.split('.')[1] : undefined;
-  if (!payload) return null;
-  try {
-    // atob is forgiving about the missing padding of base64url.
-    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
-    return claims !== null && typeof claims === 'object' ? claims : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * How long (ms) the credential a refresh answer brought lives at least,
- * counted from when the refresh was sent; -1 when the answer does not say.
- * From the access JWT's `exp − iat`, else from dj-rest-auth's
- * `access_expiration` against the answer's `Date`: both pairs are the
- * server's clock, so a browser clock that is off changes nothing. Both are
- * whole seconds at best (JWT claims, HTTP dates), so a second comes off.
- */
-function lifetimeOf(body, date) {
-  const claims = body !== null && typeof body === 'object' ? jwtClaims(body.access) : null;
-  let seconds = NaN;
-  if (claims && typeof claims.exp === 'number' && typeof claims.iat === 'number') {
-    seconds = claims.exp - claims.iat;
-  } else if (body && typeof body.access_expiration === 'string' && date) {
-    seconds = (Date.parse(body.access_expiration) - Date.parse(date)) / 1000;
-  }
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.max(0, seconds - 1) * 1000 : -1;
 }
 
 /** A cookie's value from `document.cookie`; null without a document or the cookie. */
@@ -223,6 +212,8 @@ export class Coordinator {
   #refreshesOut = new Set();
   /** Bearer mode: the refresh token each refresh on the wire was sent with, by number. */
   #sentRefresh = new Map();
+  /** What the app's own `refresh` function threw (or why its result was unusable), since the last refresh started. */
+  #refreshCause = null;
   /** Bearer mode: the refresh token of the last refusal, the one proven dead. */
   #refused = null;
   #memoryTokens = null;
@@ -433,7 +424,9 @@ export class Coordinator {
     // No token (not logged in, or cleared): the request goes without one,
     // its 401 starts a refresh, which without a refresh token ends the
     // session cleanly.
-    if (!tokens) return source;
+    // A token that cannot go in a header (the store was written by hand)
+    // counts as none, as above.
+    if (!tokens || !headerSafe(tokens.access)) return source;
     const headers = new Headers(source.headers);
     headers.set('Authorization', `${o.authScheme} ${tokens.access}`);
     return new Request(source, { headers });
@@ -544,9 +537,26 @@ export class Coordinator {
     if (!p) return; // aborted meanwhile; its caller was settled
     p.last = { ok, value };
     let answer = ANSWER.FAILED;
-    if (ok) answer = value && value.status === 401 ? ANSWER.UNAUTHORIZED : ANSWER.OTHER;
+    if (ok) answer = value && (value.status === 401 || this.#expired(value)) ? ANSWER.UNAUTHORIZED : ANSWER.OTHER;
     this.#core.answer(now(), id, answer);
     this.#drive();
+  }
+
+  /**
+   * Whether the app's `expiredWhen` says this answer (other than a 401)
+   * means the access credential expired. It sees the status and headers,
+   * never the body, which stays the caller's to read.
+   */
+  #expired(response) {
+    const expiredWhen = this.#options.expiredWhen;
+    if (!expiredWhen || typeof response.status !== 'number') return false;
+    try {
+      return expiredWhen({ status: response.status, headers: response.headers, url: response.url }) === true;
+    } catch (error) {
+      // The app's bug, reported; the answer goes to the caller as it is.
+      report(error);
+      return false;
+    }
   }
 
   #aborted(id) {
@@ -571,15 +581,17 @@ export class Coordinator {
   }
 
   #error(failure, request) {
+    // What the app's own refresh function threw reaches every waiter.
+    const cause = this.#refreshCause === null ? undefined : { cause: this.#refreshCause };
     switch (failure & 15) {
       case FAILURE.SESSION_EXPIRED:
-        return new SessionExpiredError(request);
+        return new SessionExpiredError(request, cause);
       case FAILURE.LOGGED_OUT:
         return new LoggedOutError(request);
       case FAILURE.REPLAY_NOT_POSSIBLE:
         return new ReplayNotPossibleError(request);
       default:
-        return new RefreshUnavailableError(request, REASONS[failure & 7], failure >> 4 || undefined);
+        return new RefreshUnavailableError(request, REASONS[failure & 7], failure >> 4 || undefined, cause);
     }
   }
 
@@ -596,18 +608,69 @@ export class Coordinator {
       this.#core.refreshEnded(now(), number, OUTCOME.REFUSED, 0, -1, -1);
       return;
     }
+    this.#refreshCause = null;
+    if (o.refresh) return this.#startOwnRefresh(number, tokens);
     let request;
     try {
-      request = this.#endpointRequest(o.refreshUrl, o.refreshMethod, tokens);
+      request = this.#endpointRequest(o.refreshUrl, o.refreshMethod, tokens, false);
     } catch {
       // Only a broken refresh URL fails here; no answer can come from it.
       this.#core.refreshEnded(now(), number, OUTCOME.LOST, 0, -1, -1);
       return;
     }
+    this.#refreshOut(number, tokens);
+    this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
+  }
+
+  /** Refresh `number` is on the wire, sent with `tokens` (bearer mode). */
+  #refreshOut(number, tokens) {
     this.#refreshesOut.add(number);
     if (tokens) this.#sentRefresh.set(number, tokens.refresh);
     this.#note(Date.now());
-    this.#watch(this.#send(request), (ok, response) => this.#refreshAnswered(number, ok, response));
+  }
+
+  /**
+   * Refresh `number` by the app's own `refresh` function: it does the
+   * exchange, the coordinator everything around it (the single flight, the
+   * lock, the timeout, the retries, the replays). It is called in a
+   * microtask of its own, so that it may call the coordinator back, and
+   * whatever it throws or returns is classified, never lost.
+   */
+  #startOwnRefresh(number, tokens) {
+    const o = this.#options;
+    this.#refreshOut(number, tokens);
+    const context = {
+      tokens: tokens && { access: tokens.access, refresh: tokens.refresh },
+      fetch: (input, init) => o.fetch.call(undefined, input, init),
+    };
+    const exchange = Promise.resolve().then(() => o.refresh(context));
+    this.#watch(exchange, (ok, value) => this.#ownRefreshEnded(number, tokens, ok, value));
+  }
+
+  #ownRefreshEnded(number, tokens, ok, value) {
+    if (!this.#core.refreshCounts(number)) return this.#forget(number);
+    if (!ok) {
+      this.#refreshCause = value;
+      return this.#refreshEnded(number, isRefreshRefusedError(value) ? OUTCOME.REFUSED : OUTCOME.LOST, 0, -1);
+    }
+    if (this.#options.mode === 'cookie') {
+      // The function had the cookie rotated; it may say for how long.
+      const seconds = value !== null && typeof value === 'object' ? value.expiresIn : undefined;
+      return this.#refreshEnded(number, OUTCOME.ROTATED, 200, -1, typeof seconds === 'number' ? lifetimeOf({ expires_in: seconds }) : -1);
+    }
+    const shape = value !== null && typeof value === 'object' ? { access: value.access, refresh: value.refresh ?? undefined } : null;
+    const rotation = shape && readRotation('simplejwt', shape, null, tokens.refresh);
+    if (!rotation || (value.expiresIn !== undefined && !(value.expiresIn >= 0))) {
+      // The exchange ended without a credential this client can use: as a
+      // refresh with no answer, retried (the server may have rotated).
+      this.#refreshCause = new TypeError(
+        'refresh-coordinator: options.refresh must resolve to {access, refresh?, expiresIn?} with header-safe tokens',
+      );
+      return this.#refreshEnded(number, OUTCOME.LOST, 0, -1);
+    }
+    this.#storeTokens(rotation.tokens);
+    const lifetime = typeof value.expiresIn === 'number' ? lifetimeOf({ expires_in: value.expiresIn }) : rotation.lifetime;
+    this.#refreshEnded(number, OUTCOME.ROTATED, 200, -1, lifetime);
   }
 
   #refreshAnswered(number, ok, response) {
@@ -625,13 +688,18 @@ export class Coordinator {
       // the rotated cookie may or may not have landed.
       const status = response.status;
       const date = response.headers && typeof response.headers.get === 'function' ? response.headers.get('Date') : null;
-      let text;
-      try {
-        text = response.text();
-      } catch (error) {
-        text = Promise.reject(error);
-      }
-      this.#watch(text, (read, body) => this.#refreshBody(number, status, date, read ? body : null));
+      this.#watch(readText(response), (read, body) => this.#refreshBody(number, status, date, read ? body : null));
+    } else if (this.#options.dialect === 'oauth2' && response.status >= 400 && response.status < 500) {
+      // OAuth 2.0 says in the body why (`invalid_grant`,
+      // `temporarily_unavailable`...); an unreadable body says nothing more
+      // than its status.
+      const status = response.status;
+      const wait = retryAfter(response);
+      this.#watch(readText(response), (read, text) => {
+        if (!this.#core.refreshCounts(number)) return this.#forget(number);
+        const code = read ? grantError(text) : null;
+        this.#refreshEnded(number, code === null ? OUTCOME.STATUS : (GRANT_ERRORS[code] ?? OUTCOME.OTHER_GRANT_ERROR), status, wait);
+      });
     } else {
       discard(response);
       // The core tells refusal from a transient failure by the status.
@@ -648,17 +716,27 @@ export class Coordinator {
     } catch {
       // Not JSON: no token in it, no lifetime either.
     }
-    if (this.#options.mode === 'bearer') {
-      const access = tokensFrom(body);
-      // A success without a token is a broken server, not a refusal: retry,
-      // and let the server's next answer decide.
-      if (!access) return this.#refreshEnded(number, OUTCOME.UNAVAILABLE, status, -1);
-      // Without rotation SimpleJWT answers with an access token alone; the
-      // refresh token stays the same.
-      const previous = this.#tokens();
-      this.#storeTokens({ access: access.access, refresh: access.refresh ?? (previous && previous.refresh) });
+    const o = this.#options;
+    if (o.mode === 'cookie') {
+      return this.#refreshEnded(number, OUTCOME.ROTATED, status, -1, lifetimeOf(body, date, body && body.access));
     }
-    this.#refreshEnded(number, OUTCOME.ROTATED, status, -1, lifetimeOf(body, date));
+    const previous = this.#sentRefresh.get(number) ?? null;
+    const rotation = readRotation(o.dialect, body, date, previous);
+    if (!rotation) {
+      // A success without a usable access token is a broken server, not a
+      // refusal: retry, and let the server's next answer decide. A rotated
+      // refresh token in it is kept: the one sent is used up.
+      const refresh = rotatedRefresh(o.dialect, body);
+      const stored = this.#tokens();
+      if (refresh && stored) {
+        this.#storeTokens({ access: stored.access, refresh });
+        // This tab rotated it, no other: not a lost race (see #refreshEnded).
+        this.#sentRefresh.set(number, refresh);
+      }
+      return this.#refreshEnded(number, OUTCOME.UNAVAILABLE, status, -1);
+    }
+    this.#storeTokens(rotation.tokens);
+    this.#refreshEnded(number, OUTCOME.ROTATED, status, -1, rotation.lifetime);
   }
 
   #refreshEnded(number, outcome, status, retryAfterMs, lifetimeMs = -1) {
@@ -870,6 +948,11 @@ export class Coordinator {
     }
     const valid = tokensFrom(tokens);
     if (!valid) throw new TypeError('refresh-coordinator: setTokens(tokens) needs {access, refresh}');
+    if (!headerSafe(valid.access) || (valid.refresh !== null && !headerSafe(valid.refresh))) {
+      throw new TypeError(
+        'refresh-coordinator: setTokens(tokens) needs tokens of visible ASCII characters (no spaces or controls), 16384 at most',
+      );
+    }
     this.#storeTokens(valid);
     this.#refused = null;
     this.#turn(() => this.#credentialChanged());
@@ -975,12 +1058,12 @@ export class Coordinator {
   /**
    * A request to the refresh or logout endpoint: the refresh credential as
    * the dialect carries it (cookie mode: the cookie, with the CSRF header;
-   * bearer mode: SimpleJWT's `{"refresh"}` body), with `keepalive` so a
+   * bearer mode: the refresh token in the dialect's body), with `keepalive` so a
    * page leaving does not cut it off, and never following a redirect, which
    * would take the refresh token wherever it points.
    * @throws {TypeError} for a URL the platform refuses.
    */
-  #endpointRequest(url, method, tokens) {
+  #endpointRequest(url, method, tokens, logout) {
     const o = this.#options;
     const init = { method, keepalive: true, redirect: 'manual', headers: {} };
     if (o.mode === 'cookie') {
@@ -989,8 +1072,7 @@ export class Coordinator {
       const token = o.csrf && readCookie(o.csrf.cookie);
       if (token) init.headers[o.csrf.header] = token;
     } else {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify({ refresh: tokens.refresh });
+      Object.assign(init, credentialBody(o, tokens, logout));
     }
     return new Request(url, init);
   }
@@ -1043,7 +1125,7 @@ export class Coordinator {
     if (!o.logoutUrl) return;
     let request;
     try {
-      request = this.#endpointRequest(o.logoutUrl, 'POST', tokens);
+      request = this.#endpointRequest(o.logoutUrl, 'POST', tokens, true);
     } catch (error) {
       throw new LogoutFailedError(undefined, 'network', undefined, { cause: error });
     }

@@ -18,8 +18,8 @@ use wasm_bindgen::prelude::*;
 use alloc::string::String;
 
 use crate::core::{
-    Action, Answer, Config, Coordinator, Failure, Instant, Notice, RefreshOutcome, RequestId,
-    RequestPolicy, Route, Session, SharedSession, Unavailability,
+    Action, Answer, Config, Coordinator, Failure, GrantError, Instant, Notice, RefreshOutcome,
+    RequestId, RequestPolicy, Route, Session, SharedSession, Unavailability,
 };
 
 /// What [`Core::next_action`] returns. The numbers are part of the contract
@@ -111,6 +111,13 @@ pub mod outcome {
     pub const STATUS: u32 = 5;
     /// A redirect, not followed.
     pub const REDIRECTED: u32 = 6;
+    /// OAuth 2.0 error answers, by their `error` code (the status goes
+    /// with them): `invalid_grant`, `invalid_client`,
+    /// `temporarily_unavailable`, and any other code.
+    pub const INVALID_GRANT: u32 = 7;
+    pub const INVALID_CLIENT: u32 = 8;
+    pub const TEMPORARILY_UNAVAILABLE: u32 = 9;
+    pub const OTHER_GRANT_ERROR: u32 = 10;
 }
 
 /// Route codes of [`Core::route`].
@@ -234,6 +241,19 @@ impl Core {
         let outcome = match outcome {
             outcome::STATUS => RefreshOutcome::from_status(
                 status,
+                (retry_after >= 0.0).then(|| millis(retry_after)),
+            ),
+            outcome::INVALID_GRANT
+            | outcome::INVALID_CLIENT
+            | outcome::TEMPORARILY_UNAVAILABLE
+            | outcome::OTHER_GRANT_ERROR => RefreshOutcome::from_grant_error(
+                status,
+                match outcome {
+                    outcome::INVALID_GRANT => GrantError::InvalidGrant,
+                    outcome::INVALID_CLIENT => GrantError::InvalidClient,
+                    outcome::TEMPORARILY_UNAVAILABLE => GrantError::TemporarilyUnavailable,
+                    _ => GrantError::Other,
+                },
                 (retry_after >= 0.0).then(|| millis(retry_after)),
             ),
             outcome::ROTATED => RefreshOutcome::Rotated {

@@ -91,6 +91,21 @@ export class LogoutFailedError extends RefreshCoordinatorError {
   }
 }
 
+/**
+ * Thrown by an app's own `refresh` function to say the server refused the
+ * refresh credential (it is expired, revoked or used up): the session ends,
+ * and every waiter fails with SessionExpiredError, this error as its
+ * `cause`. Anything else the function throws counts as a refresh that got
+ * no answer: retried, and the session kept.
+ */
+export class RefreshRefusedError extends RefreshCoordinatorError {
+  constructor(message, options) {
+    super(message ?? 'The refresh was refused', options);
+    this.name = 'RefreshRefusedError';
+    this.code = 'REFRESH_REFUSED';
+  }
+}
+
 /** The coordinator itself failed (a bug); `cause` holds what was thrown. */
 export class CoordinatorFaultError extends RefreshCoordinatorError {
   constructor(cause) {
@@ -110,6 +125,7 @@ export const isReplayNotPossibleError = guard('REPLAY_NOT_POSSIBLE');
 export const isCoordinatorFaultError = guard('COORDINATOR_FAULT');
 export const isLoggedOutError = guard('LOGGED_OUT');
 export const isLogoutFailedError = guard('LOGOUT_FAILED');
+export const isRefreshRefusedError = guard('REFRESH_REFUSED');
 
 /**
  * Reports an error the way an uncaught one from an event listener is, where

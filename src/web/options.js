@@ -5,15 +5,24 @@
 // a request that silently went without refresh handling. Every option is
 // optional; the defaults are the ones the README and index.d.ts document.
 
+import { DIALECTS } from './dialects.js';
+
 const DEFAULTS = {
-  cookie: { refreshUrl: '/api/auth/token/refresh/', loginUrl: '/api/auth/login/', logoutUrl: '/api/auth/logout/' },
-  bearer: { refreshUrl: '/api/token/refresh/', loginUrl: '/api/token/', logoutUrl: '/api/token/blacklist/' },
+  'dj-rest-auth': { refreshUrl: '/api/auth/token/refresh/', loginUrl: '/api/auth/login/', logoutUrl: '/api/auth/logout/' },
+  simplejwt: { refreshUrl: '/api/token/refresh/', loginUrl: '/api/token/', logoutUrl: '/api/token/blacklist/' },
+  // Django OAuth Toolkit's paths; RFC 7009 revocation for the logout.
+  oauth2: { refreshUrl: '/o/token/', loginUrl: '/o/token/', logoutUrl: '/o/revoke_token/' },
 };
 
 /** Every option name, and the names inside the nested objects. */
 const KNOWN = {
   '': [
     'mode',
+    'dialect',
+    'clientId',
+    'scope',
+    'refresh',
+    'expiredWhen',
     'refreshUrl',
     'refreshMethod',
     'loginUrl',
@@ -179,6 +188,7 @@ export function readOptions(options) {
 
   const mode = o.string('mode') ?? 'cookie';
   if (mode !== 'cookie' && mode !== 'bearer') throw fail('mode', "must be 'cookie' or 'bearer'");
+  const { dialect, clientId, scope } = readDialect(o, mode);
 
   let tokenStore;
   if (mode === 'bearer') {
@@ -223,8 +233,8 @@ export function readOptions(options) {
     }
     return href;
   };
-  const refreshUrl = endpoint('refreshUrl', o.string('refreshUrl') ?? DEFAULTS[mode].refreshUrl);
-  const loginUrl = endpoint('loginUrl', o.string('loginUrl') ?? DEFAULTS[mode].loginUrl);
+  const refreshUrl = endpoint('refreshUrl', o.string('refreshUrl') ?? DEFAULTS[dialect].refreshUrl);
+  const loginUrl = endpoint('loginUrl', o.string('loginUrl') ?? DEFAULTS[dialect].loginUrl);
   const logoutRaw = o.raw('logoutUrl');
   if (logoutRaw !== undefined && logoutRaw !== false && logoutRaw !== null && typeof logoutRaw !== 'string') {
     throw fail('logoutUrl', 'must be a string, or false for no logout request');
@@ -235,7 +245,7 @@ export function readOptions(options) {
     logoutRaw === false || logoutRaw === null
       ? null
       : logoutRaw === undefined
-        ? endpoint('logoutUrl', DEFAULTS[mode].logoutUrl, base ?? refreshUrl)
+        ? endpoint('logoutUrl', DEFAULTS[dialect].logoutUrl, base ?? refreshUrl)
         : endpoint('logoutUrl', logoutRaw);
 
   const retryObject = o.raw('retry');
@@ -247,6 +257,13 @@ export function readOptions(options) {
 
   return {
     mode,
+    dialect,
+    clientId,
+    scope,
+    /** The app's own refresh exchange, if it gives one. */
+    refresh: o.func('refresh'),
+    /** Which answers besides 401 mean the access credential expired. */
+    expiredWhen: o.func('expiredWhen'),
     refreshUrl,
     refreshMethod: o.string('refreshMethod') ?? 'POST',
     loginUrl,
@@ -276,6 +293,30 @@ export function readOptions(options) {
     fetch,
     serverWarning: serverWarning(mode, allowedOrigins, ownFetch, base),
   };
+}
+
+/**
+ * The refresh dialect (see dialects.js) and, for OAuth 2.0, the client it
+ * refreshes as. Each mode has its own dialects: cookie mode's refresh token
+ * is a cookie the page never sees, bearer mode's is sent in the body.
+ */
+function readDialect(o, mode) {
+  const known = DIALECTS[mode];
+  const dialect = o.string('dialect') ?? known[0];
+  if (!known.includes(dialect)) {
+    const other = mode === 'cookie' ? 'bearer' : 'cookie';
+    const hint = DIALECTS[other].includes(dialect) ? ` ('${dialect}' is for mode: '${other}')` : '';
+    throw fail('dialect', `must be ${known.map((d) => `'${d}'`).join(' or ')} in mode '${mode}'${hint}`);
+  }
+  const clientId = o.string('clientId');
+  const scope = o.string('scope');
+  if (dialect === 'oauth2') {
+    if (!clientId) throw fail('clientId', "is required with dialect: 'oauth2' (the public client's id, sent as client_id)");
+  } else {
+    if (clientId !== undefined) throw fail('clientId', "is only for dialect: 'oauth2'");
+    if (scope !== undefined) throw fail('scope', "is only for dialect: 'oauth2'");
+  }
+  return { dialect, clientId, scope };
 }
 
 /**

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use refresh_coordinator::core::{
-    Answer, Config, Failure, Notice, RefreshOutcome, Session, Unavailability,
+    Answer, Config, Failure, GrantError, Notice, RefreshOutcome, Session, Unavailability,
 };
 
 use crate::harness::{server_error, Host, Settled, ROTATED};
@@ -246,4 +246,41 @@ fn refresh_status_classification_follows_simplejwt() {
             RefreshOutcome::Unavailable { .. }
         ));
     }
+}
+
+#[test]
+fn oauth2_error_codes_decide_before_the_status() {
+    // invalid_grant and invalid_client end the session on any status.
+    for status in [400, 401, 403, 503] {
+        assert_eq!(
+            RefreshOutcome::from_grant_error(status, GrantError::InvalidGrant, None),
+            RefreshOutcome::Refused
+        );
+        assert_eq!(
+            RefreshOutcome::from_grant_error(status, GrantError::InvalidClient, None),
+            RefreshOutcome::Refused
+        );
+    }
+    // temporarily_unavailable is transient, even on a 400, and keeps its
+    // Retry-After.
+    let wait = Some(Duration::from_secs(2));
+    assert_eq!(
+        RefreshOutcome::from_grant_error(400, GrantError::TemporarilyUnavailable, wait),
+        RefreshOutcome::Unavailable {
+            status: 400,
+            retry_after: wait
+        }
+    );
+    // Other codes go by status.
+    assert_eq!(
+        RefreshOutcome::from_grant_error(400, GrantError::Other, None),
+        RefreshOutcome::Refused
+    );
+    assert_eq!(
+        RefreshOutcome::from_grant_error(503, GrantError::Other, wait),
+        RefreshOutcome::Unavailable {
+            status: 503,
+            retry_after: wait
+        }
+    );
 }

@@ -90,7 +90,57 @@ describe('unknown names', () => {
       onSessionExpired: () => {},
       onEvent: () => {},
       fetch: async () => new Response(),
+      dialect: 'simplejwt',
+      refresh: async () => ({ access: 'a' }),
+      expiredWhen: () => false,
     });
+    readOptions({ mode: 'bearer', dialect: 'oauth2', clientId: 'c', scope: 'read' });
+  });
+});
+
+describe('dialect', () => {
+  test("each mode's default, and its endpoints", () => {
+    asPage();
+    assert.equal(readOptions({}).dialect, 'dj-rest-auth');
+    assert.equal(readOptions({ mode: 'bearer' }).dialect, 'simplejwt');
+    const oauth = readOptions({ mode: 'bearer', dialect: 'oauth2', clientId: 'spa' });
+    assert.equal(oauth.refreshUrl, 'http://127.0.0.1:8000/o/token/');
+    assert.equal(oauth.logoutUrl, 'http://127.0.0.1:8000/o/revoke_token/');
+    assert.equal(oauth.clientId, 'spa');
+    assert.equal(oauth.scope, undefined);
+  });
+
+  test('a dialect of the other mode, or none known, names the right ones', () => {
+    asPage();
+    assert.equal(
+      thrown({ dialect: 'oauth2', clientId: 'spa' }),
+      "refresh-coordinator: options.dialect must be 'dj-rest-auth' in mode 'cookie' ('oauth2' is for mode: 'bearer')",
+    );
+    assert.equal(
+      thrown({ mode: 'bearer', dialect: 'dj-rest-auth' }),
+      "refresh-coordinator: options.dialect must be 'simplejwt' or 'oauth2' in mode 'bearer' ('dj-rest-auth' is for mode: 'cookie')",
+    );
+    assert.equal(
+      thrown({ mode: 'bearer', dialect: 'oidc' }),
+      "refresh-coordinator: options.dialect must be 'simplejwt' or 'oauth2' in mode 'bearer'",
+    );
+  });
+
+  test('oauth2 needs a client id; clientId and scope are for oauth2 only', () => {
+    asPage();
+    assert.equal(
+      thrown({ mode: 'bearer', dialect: 'oauth2' }),
+      "refresh-coordinator: options.clientId is required with dialect: 'oauth2' (the public client's id, sent as client_id)",
+    );
+    assert.equal(thrown({ mode: 'bearer', dialect: 'oauth2', clientId: 7 }), 'refresh-coordinator: options.clientId must be a string');
+    assert.equal(thrown({ mode: 'bearer', clientId: 'spa' }), "refresh-coordinator: options.clientId is only for dialect: 'oauth2'");
+    assert.equal(thrown({ mode: 'bearer', scope: 'read' }), "refresh-coordinator: options.scope is only for dialect: 'oauth2'");
+  });
+
+  test('refresh and expiredWhen must be functions', () => {
+    asPage();
+    assert.equal(thrown({ refresh: '/refresh' }), 'refresh-coordinator: options.refresh must be a function');
+    assert.equal(thrown({ expiredWhen: [403] }), 'refresh-coordinator: options.expiredWhen must be a function');
   });
 });
 

@@ -44,7 +44,7 @@ await writeFile(
 function gzipped(files, root) {
   return files.reduce((sum, file) => sum + execFileSync('gzip', ['-9', '-c', join(root, file)]).length, 0);
 }
-const js = ['index.js', 'coordinator.js', 'options.js', 'errors.js', 'tabs.js', 'token-stores.js', 'refresh_coordinator.js'];
+const js = ['index.js', 'coordinator.js', 'options.js', 'errors.js', 'tabs.js', 'token-stores.js', 'dialects.js', 'refresh_coordinator.js'];
 const sizes = {
   url: gzipped([...js, 'refresh_coordinator_bg.wasm'], `${dir}/url`),
   inline: gzipped([...js, 'wasm.js'], `${dir}/inline`),

@@ -11,6 +11,9 @@ import {
   isRefreshCoordinatorError,
   isLoggedOutError,
   isLogoutFailedError,
+  isRefreshRefusedError,
+  invalidTokenChallenge,
+  RefreshRefusedError,
   RefreshUnavailableError,
   SessionExpiredError,
   type AuthFetch,
@@ -166,3 +169,28 @@ export function useStatus(): SessionStatus {
 }
 // @ts-expect-error: useSession takes an authFetch, not options
 useSession({ mode: 'cookie' });
+
+// Dialects, a custom refresh and expiredWhen.
+export const oauth: AuthFetch = createAuthFetch({
+  mode: 'bearer',
+  dialect: 'oauth2',
+  clientId: 'spa',
+  scope: 'read write',
+  expiredWhen: invalidTokenChallenge,
+});
+export const custom: AuthFetch = createAuthFetch({
+  mode: 'bearer',
+  async refresh({ tokens, fetch }) {
+    const response = await fetch('/api/token/refresh/', { method: 'POST', body: JSON.stringify({ refresh: tokens?.refresh }) });
+    if (response.status === 401) throw new RefreshRefusedError('refused', { cause: response.status });
+    const { access } = (await response.json()) as { access: string };
+    return { access, expiresIn: 300 };
+  },
+  expiredWhen: ({ status, headers }) => status === 403 && headers.get('X-Expired') === '1',
+});
+export const refusedCode: 'REFRESH_REFUSED' = new RefreshRefusedError().code;
+export const isRefused: boolean = isRefreshRefusedError(new Error('x'));
+// @ts-expect-error: no such dialect
+createAuthFetch({ mode: 'bearer', dialect: 'saml' });
+// @ts-expect-error: the refresh result's access is a string
+createAuthFetch({ mode: 'bearer', refresh: async () => ({ access: 7 }) });
