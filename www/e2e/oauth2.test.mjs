@@ -106,7 +106,9 @@ describe('a custom refresh that throws', () => {
       const summary = await run('burst', 20);
       assert.deepEqual(summary.errors, { RefreshUnavailableError: 20 }, JSON.stringify(summary));
       assert.deepEqual(summary.causes, { 'Error: device locked': 20 });
-      assert.equal(summary.refreshCalls, 2, 'the first try and one retry (retry.limit 1)');
+      // The first try and one retry (retry.limit 1); a 401 that comes back
+      // after the waiters were failed starts afresh, with its own retry.
+      assert.ok(summary.refreshCalls >= 2 && summary.refreshCalls % 2 === 0, `${summary.refreshCalls} calls`);
       assert.equal(summary.sessionExpired, 0);
       assert.equal(summary.session, 'active');
       assert.equal(refreshCount(await backend.metrics()), 0, 'the function never reached the server');
@@ -148,6 +150,67 @@ describe('expiredWhen', () => {
   });
 });
 
+describe("dialect: 'oauth2' across tabs, tokens in localStorage", () => {
+  test('2 tabs × 50 after expiry at the same instant: one refresh, all succeed', async () => {
+    const backend = await startBackend(FLAGS);
+    const context = await browser.newContext();
+    try {
+      const pages = [];
+      for (let i = 0; i < 2; i += 1) {
+        const page = await context.newPage();
+        await page.goto(`${backend.url}/e2e.html`);
+        await page.waitForFunction(() => window.e2eReady === true);
+        await page.evaluate(async (logIn) => {
+          window.oauth2 = await import('/oauth2.js');
+          await window.oauth2.setup('dialect', { shared: true, logIn });
+        }, i === 0);
+        pages.push(page);
+      }
+      await backend.advanceClock(601);
+      const summaries = await Promise.all(pages.map((page) => page.evaluate(() => window.oauth2.burst(50))));
+      for (const summary of summaries) assert.equal(summary.ok, 50, JSON.stringify(summary));
+      const metrics = await backend.metrics();
+      assert.equal(refreshCount(metrics), 1, 'one refresh across both tabs');
+      assert.equal(outcome(metrics, 'success'), 1);
+    } finally {
+      await context.close();
+      await backend.stop();
+    }
+  });
+});
+
+test("expires_in feeds refreshing ahead: the next expiry is refreshed before any request gets a 401", async () => {
+  // 12 s tokens, a 4 s margin (a third of the lifetime, the most the core
+  // takes): the expiry is known from the first refresh's expires_in, and the
+  // visible page refreshes ahead of the second.
+  const backend = await startBackend(['--oauth-client-id', CLIENT_ID, '--oauth-access-token-lifetime', '12s']);
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${backend.url}/e2e.html`);
+    await page.waitForFunction(() => window.e2eReady === true);
+    await page.evaluate(async () => {
+      window.oauth2 = await import('/oauth2.js');
+      await window.oauth2.setup('dialect', { margin: 4_000 });
+    });
+    await backend.advanceClock(13);
+    const first = await page.evaluate(() => window.oauth2.burst(5));
+    assert.equal(first.ok, 5, JSON.stringify(first));
+    const before = (await backend.metrics())['protected_requests_total{outcome="unauthorized"}'];
+    await page.waitForFunction(() => window.oauth2.aheadStarts() >= 1 && window.oauth2.rotations() >= 2, null, {
+      timeout: 60_000,
+    });
+    const after = await backend.metrics();
+    assert.equal(after['protected_requests_total{outcome="unauthorized"}'], before, 'no 401 since the first refresh');
+    assert.equal(refreshCount(after), 2);
+    const statuses = await page.evaluate(() => window.oauth2.trickle(2_000, 100));
+    assert.deepEqual(Object.keys(statuses), ['200'], JSON.stringify(statuses));
+  } finally {
+    await context.close();
+    await backend.stop();
+  }
+});
+
 test('a refresh answer whose access token cannot go in a header is a broken answer: typed errors, session kept', async () => {
   await scenario('unsafe', {}, async ({ backend, run, expire }) => {
     await expire();
@@ -157,8 +220,11 @@ test('a refresh answer whose access token cannot go in a header is a broken answ
     assert.equal(summary.sessionExpired, 0);
     // The first try and one retry, both rotated by the server, both
     // unusable; the retry went with the refresh token the first one rotated.
+    // (Again: a late 401 after the waiters failed starts afresh.) Every one
+    // of them was a success at the server, none an invalid_grant.
     const metrics = await backend.metrics();
-    assert.equal(refreshCount(metrics), 2);
-    assert.equal(outcome(metrics, 'success'), 2, JSON.stringify(metrics));
+    const refreshes = refreshCount(metrics);
+    assert.ok(refreshes >= 2 && refreshes % 2 === 0, `${refreshes} refreshes`);
+    assert.equal(outcome(metrics, 'success'), refreshes, JSON.stringify(metrics));
   });
 });

@@ -4,7 +4,7 @@
 // live 10 minutes; the tests expire them by putting the backend's clock
 // ahead. Every wait is bounded.
 
-import { RefreshRefusedError, createAuthFetch, invalidTokenChallenge } from '/pkg/index.js';
+import { RefreshRefusedError, createAuthFetch, invalidTokenChallenge, localStorageTokenStore } from '/pkg/index.js';
 
 export const CLIENT_ID = 'spa-client';
 const USER = { username: 'alice', password: 'correct horse' };
@@ -22,7 +22,8 @@ const tokenStore = {
 };
 
 /** The tokens the page holds now. */
-export const heldTokens = () => held;
+export const heldTokens = () => options.tokenStore.get();
+let options = null;
 
 /** DOT's password grant, as a login form would use it: `{access, refresh}`. */
 async function login() {
@@ -79,16 +80,19 @@ async function unsafeTokenFetch(request) {
  * Logs in and builds the coordinator. `kind`: 'dialect' (the built-in
  * oauth2 dialect), 'custom' (the app's own refresh), 'forbidding' (403 +
  * invalid_token, with or without `expiredWhen`), 'unsafe' (broken tokens).
+ * `shared`: the tokens in `localStorage`, shared with the other tabs, which
+ * are set up with `logIn: false`. `margin`: refresh ahead of expiry.
  */
-export async function setup(kind, { expiredWhen = true } = {}) {
-  const tokens = await login();
-  const options = {
+export async function setup(kind, { expiredWhen = true, shared = false, logIn = true, margin = false } = {}) {
+  if (logIn && shared) localStorage.clear();
+  const tokens = logIn ? await login() : null;
+  options = {
     mode: 'bearer',
     dialect: 'oauth2',
     clientId: CLIENT_ID,
     logoutUrl: false,
-    tokenStore,
-    refreshMargin: false,
+    tokenStore: shared ? localStorageTokenStore({ key: 'oauth2-e2e' }) : tokenStore,
+    refreshMargin: margin,
     retry: { limit: 1, baseDelay: 50, maxDelay: 100 },
     onEvent: (event) => seen.events.push(event),
     onSessionExpired: () => {
@@ -102,7 +106,7 @@ export async function setup(kind, { expiredWhen = true } = {}) {
   }
   if (kind === 'unsafe') options.fetch = unsafeTokenFetch;
   authFetch = createAuthFetch(options);
-  authFetch.setTokens(tokens);
+  if (tokens) authFetch.setTokens(tokens);
   await authFetch.ready;
 }
 
@@ -111,6 +115,27 @@ export function throwFromRefresh(refused) {
   seen.throwing = refused ? new RefreshRefusedError('device revoked') : new Error('device locked');
 }
 
+
+/** The refreshes this page started ahead of expiry. */
+export const aheadStarts = () => seen.events.filter((e) => e.type === 'refresh-start' && e.ahead).length;
+
+/** The refreshes that succeeded in this page. */
+export const rotations = () => seen.events.filter((e) => e.type === 'refresh-end' && e.ok).length;
+
+/**
+ * One request every `every` ms for `ms` (bounded: `ms / every` requests at
+ * most): what they got.
+ */
+export async function trickle(ms, every) {
+  const calls = [];
+  for (let i = 0; i < ms / every; i += 1) {
+    calls.push(authFetch(`/api/data/${i}/`).then((r) => r.status, (e) => e.name));
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+  const counts = {};
+  for (const status of await Promise.all(calls)) counts[status] = (counts[status] || 0) + 1;
+  return counts;
+}
 
 /** `n` requests at once; what the app saw of each, every one settled. */
 export async function burst(n) {
