@@ -122,8 +122,9 @@ test-browser:
 ## The package in Chromium against the reference backend (SimpleJWT rotation
 ## and blacklist, no grace window): every scenario in cookie and bearer mode,
 ## refresh-coordinator asserted, the hand-written interceptor reported
-## (target/e2e-report.md).
-test-e2e: build
+## (target/e2e-report.md); cluster.test.mjs runs against 3 instances on a
+## throw-away PostgreSQL of its own (hence `postgres`).
+test-e2e: build postgres
 	cargo build --profile server -p refresh-backend
 	node --test --test-concurrency=1 www/e2e/*.test.mjs
 
