@@ -15,7 +15,9 @@
 // Two paths are the cluster's rather than one instance's: `GET /metrics`
 // sums every instance's counters (each instance counts only what it served),
 // and a POST or DELETE to `/api/_test/…` (the test hooks: faults, clock) is
-// handed to every instance in turn, since each keeps its own plan and clock.
+// handed to every instance in turn, since each keeps its own plan and clock;
+// both keep the instances' CORS headers, as the demo's naive panel reads
+// them cross-origin.
 
 import http from 'node:http';
 import { METRIC_LINE, parseMetrics, sumMetrics } from './backend.mjs';
@@ -55,6 +57,9 @@ function forward(req, res, target) {
   req.pipe(upstream);
 }
 
+/** The CORS headers of an instance's answer, for an answer the proxy makes itself. */
+const cors = (answer) => [...answer.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary');
+
 async function body(req) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
@@ -85,21 +90,25 @@ export async function startProxy(upstreams, { addr = '127.0.0.1:0' } = {}) {
     try {
       const path = req.url.split('?')[0];
       if (req.method === 'GET' && path === '/metrics') {
-        const texts = await Promise.all(targets.map(async (t) => (await fetch(new URL('/metrics', t))).text()));
+        // With the page's Origin, so that the instances' CORS answer (kept from the first) is the page's.
+        const headers = req.headers.origin ? { Origin: req.headers.origin } : {};
+        const answers = await Promise.all(targets.map((t) => fetch(new URL('/metrics', t), { headers })));
+        const texts = await Promise.all(answers.map((a) => a.text()));
         const header = `# summed over ${targets.length} instances by the proxy: ${upstreams.join(' ')}\n`;
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+        res.writeHead(200, [['Content-Type', 'text/plain; version=0.0.4'], ...cors(answers[0])].flat());
         res.end(header + sumMetricsText(texts));
         return;
       }
-      if (path.startsWith('/api/_test/') && req.method !== 'GET') {
+      if (path.startsWith('/api/_test/') && (req.method === 'POST' || req.method === 'DELETE')) {
         const payload = await body(req);
+        const headers = { 'Content-Type': req.headers['content-type'] ?? 'application/json' };
+        if (req.headers.origin) headers.Origin = req.headers.origin;
         let last;
         for (const t of targets) {
-          const headers = { 'Content-Type': req.headers['content-type'] ?? 'application/json' };
           last = await fetch(new URL(req.url, t), { method: req.method, headers, body: payload.length ? payload : undefined });
           if (!last.ok) break;
         }
-        res.writeHead(last.status, { 'Content-Type': last.headers.get('content-type') ?? 'application/json' });
+        res.writeHead(last.status, [['Content-Type', last.headers.get('content-type') ?? 'application/json'], ...cors(last)].flat());
         res.end(Buffer.from(await last.arrayBuffer()));
         return;
       }
