@@ -25,10 +25,11 @@ WASM_OPT := www/node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers -
 
 PKG := pkg
 
-.PHONY: help setup postgres bench-backend test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo test-demo screenshot
+.PHONY: help setup postgres bench-backend test lint test-native test-browser test-package test-e2e test-npm build pkg size bench bench-loading clean demo demo-cluster test-demo screenshot
 
 help:
 	@echo "make demo   set up, build, start the demo page and its two reference backends"
+	@echo "make demo-cluster  the same, each backend 3 instances on one PostgreSQL behind a round-robin proxy"
 	@echo "make test   set up, run every test"
 	@echo "make build  build the npm package into $(PKG)/ and print its size"
 	@echo "make bench  benchmarks (package size, client overhead, backend throughput)"
@@ -122,8 +123,9 @@ test-browser:
 ## The package in Chromium against the reference backend (SimpleJWT rotation
 ## and blacklist, no grace window): every scenario in cookie and bearer mode,
 ## refresh-coordinator asserted, the hand-written interceptor reported
-## (target/e2e-report.md).
-test-e2e: build
+## (target/e2e-report.md); cluster.test.mjs runs against 3 instances on a
+## throw-away PostgreSQL of its own (hence `postgres`).
+test-e2e: build postgres
 	cargo build --profile server -p refresh-backend
 	node --test --test-concurrency=1 www/e2e/*.test.mjs
 
@@ -212,8 +214,18 @@ demo: setup build
 	cargo build --profile server -p refresh-backend
 	@node www/demo/serve.mjs
 
-## The demo page in Chromium against both backends on free ports.
-test-demo: build
+## The same demo on the ports of `make demo`, each panel's backend 3
+## instances (--atomic-rotation, one shared signing key) on one throw-away
+## PostgreSQL (target/pg-demo-*, a free loopback port, run as postgres when
+## root) behind a round-robin Node proxy (test tooling); Ctrl-C stops the
+## instances, the proxies and PostgreSQL, and removes its directory.
+demo-cluster: setup build postgres
+	cargo build --profile server -p refresh-backend
+	@node www/demo/serve.mjs --cluster
+
+## The demo page in Chromium against both backends on free ports, once as
+## `make demo` starts them and once as `make demo-cluster` does.
+test-demo: build postgres
 	cargo build --profile server -p refresh-backend
 	node --test www/demo/demo.test.mjs
 

@@ -149,12 +149,14 @@ async function refreshMetrics() {
           if (Number(match[2])) outcomes[match[1]] = Number(match[2]);
         }
         const total = Object.values(outcomes).reduce((a, b) => a + b, 0);
+        // `make demo-cluster`'s proxy sums its instances' counters and says so.
+        const instances = /^# summed over (\d+) instances/m.exec(text);
         const rotated = outcomes.success || 0;
         const refused = Object.entries(outcomes)
           .filter(([outcome]) => outcome !== 'success')
           .map(([outcome, n]) => `${n} ${OUTCOMES[outcome] || outcome.replaceAll('_', ' ')}`);
         line.textContent =
-          `backend /metrics since start: ${total} refresh${total === 1 ? '' : 'es'}` +
+          `backend /metrics${instances ? ` (${instances[1]} instances, summed)` : ''} since start: ${total} refresh${total === 1 ? '' : 'es'}` +
           (total ? ` (${rotated} rotated${refused.length ? `, refused: ${refused.join(', ')}` : ''})` : '');
       } catch {
         line.textContent = `backend ${metricsUrl} unreachable`;

@@ -1,6 +1,6 @@
 // Several pages of one browser context (one cookie jar, one localStorage,
-// one lock manager) on a fresh reference backend: how the multi-tab suites
-// open their tabs.
+// one lock manager) on a fresh reference backend (or what `start` starts:
+// a cluster of them): how the multi-tab suites open their tabs.
 
 import assert from 'node:assert/strict';
 import { startBackend } from './backend.mjs';
@@ -10,12 +10,19 @@ export const LONG = ['--access-token-lifetime', '10m'];
 
 /**
  * `tabs` pages of one new context of `browser` on a fresh backend
- * (`backendArgs`), the first one logged in, each with a client of `kind`
- * (`options`; `init` runs before any page script). `body({pages, backend,
- * run})` runs the test; `run(page, name, ...args)` calls a page scenario.
+ * (`backendArgs`, or whatever `start()` resolves to, shaped as
+ * `startBackend`'s handle), the first one logged in, each with a client of
+ * `kind` (`options`; `init` runs before any page script), their bearer
+ * tokens in a store the pages share unless `shared` is false. `body({pages,
+ * backend, run})` runs the test; `run(page, name, ...args)` calls a page
+ * scenario.
  */
-export async function withTabs(browser, { tabs, mode, kind = 'coordinator', options = {}, init, backendArgs = LONG }, body) {
-  const backend = await startBackend(backendArgs);
+export async function withTabs(
+  browser,
+  { tabs, mode, kind = 'coordinator', options = {}, init, backendArgs = LONG, start = () => startBackend(backendArgs), shared = true },
+  body,
+) {
+  const backend = await start();
   const context = await browser.newContext();
   if (init) await context.addInitScript(init);
   const errors = [];
@@ -27,8 +34,8 @@ export async function withTabs(browser, { tabs, mode, kind = 'coordinator', opti
       await page.goto(`${backend.url}/e2e.html`);
       await page.waitForFunction(() => window.e2eReady === true);
       await page.evaluate(
-        ([k, m, o, logIn]) => window.e2e.setup(k, m, o, { logIn, tabs: true }),
-        [kind, mode, options, i === 0],
+        ([k, m, o, logIn, tabs]) => window.e2e.setup(k, m, o, { logIn, tabs }),
+        [kind, mode, options, i === 0, shared],
       );
       pages.push(page);
     }

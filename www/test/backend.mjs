@@ -1,6 +1,6 @@
 // The reference backend as the JS tests, the benchmarks and `make demo` run
 // it: one `refresh-backend` process on 127.0.0.1 (a free port unless told),
-// an in-memory database, stopped by its handle.
+// an in-memory database (or the one named), stopped by its handle.
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,19 +12,22 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BINARY = process.env.REFRESH_BACKEND_BIN || `${ROOT}target/server/refresh-backend`;
 
 /**
- * Starts `refresh-backend --addr ADDR --db :memory: --password-iterations 1000` plus `flags`. Resolves,
+ * Starts `refresh-backend --addr ADDR --db DB --password-iterations 1000` plus
+ * `flags`, with `env` added to its environment (a shared signing key, say:
+ * the environment keeps it out of `ps`). Resolves,
  * once it printed its address, to `{ url, child, stop(), metrics(),
  * faults(plan) }`; rejects with its stderr if it exits first (a port in
  * use, say) or does not start within 10 s.
  */
-export async function startBackend(flags = [], { addr = '127.0.0.1:0' } = {}) {
+export async function startBackend(flags = [], { addr = '127.0.0.1:0', db = ':memory:', env = {} } = {}) {
   if (!existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: cargo build --profile server -p refresh-backend`);
   }
   // Django's 1,000,000 PBKDF2 iterations would make every login of every
   // test pay a tenth of a second; the hashes' format is the same.
-  const child = spawn(BINARY, ['--addr', addr, '--db', ':memory:', '--password-iterations', '1000', ...flags], {
+  const child = spawn(BINARY, ['--addr', addr, '--db', db, '--password-iterations', '1000', ...flags], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -98,14 +101,26 @@ export async function startBackend(flags = [], { addr = '127.0.0.1:0' } = {}) {
   };
 }
 
+/** One sample of Prometheus text: `name{labels}` and its value. */
+export const METRIC_LINE = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/;
+
 /** Prometheus text as `{ 'name{labels}': value }`. */
 export function parseMetrics(text) {
   const values = {};
   for (const line of text.split('\n')) {
-    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    const match = METRIC_LINE.exec(line);
     if (match) values[match[1]] = Number(match[2]);
   }
   return values;
+}
+
+/** Sums `{ 'name{labels}': value }` objects key by key (the counters of several instances). */
+export function sumMetrics(list) {
+  const sums = {};
+  for (const metrics of list) {
+    for (const [key, value] of Object.entries(metrics)) sums[key] = (sums[key] ?? 0) + value;
+  }
+  return sums;
 }
 
 /** Refresh requests by outcome (`{ success: 1, blacklisted: 3 }`), zeros left out. */
