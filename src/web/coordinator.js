@@ -268,8 +268,14 @@ export class Coordinator {
 
   #load() {
     this.#loading ??= Promise.resolve()
-      .then(() => this.#loadCore())
-      .then((makeCore) => this.#turn(() => this.#build(makeCore)))
+      // The shared generation at joining may be only in IndexedDB (a
+      // worker's rotation, read by a page, or any rotation, read by a
+      // worker): the core starts from it (bounded, see tabs.js).
+      .then(() => Promise.all([this.#loadCore(), this.#tabs && this.#tabs.joined]))
+      .then(([makeCore, joinedAt]) => {
+        if (joinedAt > this.#joinedAt) this.#joinedAt = joinedAt;
+        return this.#turn(() => this.#build(makeCore));
+      })
       .catch((error) => {
         this.#loadFailure = error;
         this.#publish();
