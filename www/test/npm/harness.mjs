@@ -43,6 +43,22 @@ export async function expireAccess(backend, context) {
 }
 
 /**
+ * Logs `page` in with its own `fetch` as alice:secret at dj-rest-auth's
+ * login (cookie mode: the browser keeps the HttpOnly cookies).
+ */
+export async function logInPage(page) {
+  const status = await page.evaluate(async () => {
+    const response = await fetch('/api/auth/login/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'secret' }),
+    });
+    return response.status;
+  });
+  if (status !== 200) throw new Error(`logging in: ${status}`);
+}
+
+/**
  * The reference backend on a free 127.0.0.1 port: cookie and body mode,
  * rotation with blacklisting and no grace window (SimpleJWT's behaviour),
  * user alice:secret, `extra` flags appended.
