@@ -88,7 +88,7 @@ for (const mode of ['cookie', 'bearer']) {
       await withPage(async ({ page, backend, context }) => {
         if (mode === 'cookie') await logInCookies(page);
         const global = await page.evaluate(async (m) => {
-          window.sw = await window.workers.serviceWorker();
+          window.sw = await window.workers.serviceWorker(m);
           return window.sw.call('setup', m);
         }, mode);
         assert.deepEqual(global, WORKER_GLOBAL, 'a service worker: no document, no storage, Web Locks and BroadcastChannel');

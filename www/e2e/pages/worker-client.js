@@ -15,22 +15,29 @@ let sessionEnds = 0;
 /** The worker's coordinator, once `setup` made one. */
 export const current = () => authFetch;
 
+/**
+ * Creates the worker's coordinator in `mode`, once (a service worker does
+ * it as it starts, as an app's would; a dedicated worker on `setup`).
+ */
+export function start(mode, options = {}) {
+  if (authFetch) return;
+  authFetch = createAuthFetch({
+    mode,
+    onEvent: (event) => events.push(event),
+    onSessionExpired: () => {
+      sessionEnds += 1;
+    },
+    ...options,
+  });
+}
+
 const commands = {
   /**
-   * A coordinator in `mode` (bearer mode: logged in from here, the tokens
-   * in the default in-memory store). Answers what this global lacks.
+   * The coordinator in `mode`, logged in from here in bearer mode (the
+   * tokens in the default in-memory store). Answers what this global lacks.
    */
   async setup(mode, options = {}) {
-    events = [];
-    sessionEnds = 0;
-    authFetch = createAuthFetch({
-      mode,
-      onEvent: (event) => events.push(event),
-      onSessionExpired: () => {
-        sessionEnds += 1;
-      },
-      ...options,
-    });
+    start(mode, options);
     if (mode === 'bearer') {
       const response = await fetch('/api/token/', {
         method: 'POST',
