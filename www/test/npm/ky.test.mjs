@@ -34,6 +34,16 @@ after(async () => {
   await backend?.stop();
 });
 
+test("ky: an option ky does not know reaches the coordinator: skipAuthRefresh's 401 is ky's HTTPError, nothing refreshed", async () => {
+  await expireAccess(backend, browser.context);
+  const result = await page.evaluate(async () => {
+    const error = await window.app.api.get('data/1/', { skipAuthRefresh: true }).then(() => null, (e) => e);
+    return { name: error && error.name, status: error && error.response && error.response.status };
+  });
+  assert.deepEqual(result, { name: 'HTTPError', status: 401 });
+  assert.deepEqual(refreshOutcomes(await backend.metrics()), {}, 'no refresh');
+});
+
 test(`ky: ${BURST} GETs and 5 JSON POSTs after the access token expired cause one refresh, and all succeed`, async () => {
   await expireAccess(backend, browser.context);
   const result = await page.evaluate(async (n) => {
