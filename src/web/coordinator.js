@@ -791,7 +791,9 @@ export class Coordinator {
   #mayBeLanding(core) {
     const o = this.#options;
     if (o.mode !== 'cookie') return;
-    const age = Date.now() - noted(this.#tabs !== null, o.refreshUrl);
+    // A worker has no localStorage: the note of a worker, or read by one, is the tabs' (IndexedDB).
+    const sent = Math.max(noted(this.#tabs !== null, o.refreshUrl), this.#tabs ? this.#tabs.sentAt() : 0);
+    const age = Date.now() - sent;
     if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
   }
 
@@ -801,7 +803,9 @@ export class Coordinator {
    * flight.
    */
   #note(at) {
-    if (this.#options.mode === 'cookie') note(this.#tabs !== null, this.#options.refreshUrl, at);
+    if (this.#options.mode !== 'cookie') return;
+    note(this.#tabs !== null, this.#options.refreshUrl, at);
+    if (this.#tabs) this.#tabs.noteSent(at);
   }
 
   /** The stored expiry of the shared credential, in this page's `now()`. */

@@ -67,6 +67,8 @@ function within(promise, ms, fallback) {
 
 const DATABASE = 'refresh-coordinator';
 const STATES = 'shared';
+/** The key of a shared state's refresh note: its lock name and this. */
+const SENT = ':refresh-sent';
 let opening = null;
 
 /** This origin's database of shared states (one per agent); null without IndexedDB. */
@@ -146,6 +148,8 @@ export class SharedFlight {
   #writing = Promise.resolve();
   /** Resolves to the shared generation when this agent joined (see `joined`). */
   #joined;
+  /** The refresh note (see `noteSent`) as last read or written here. */
+  #sent = 0;
   /** The pending lock request's AbortController. */
   #request = null;
   /** Resolves the held lock's callback promise: releases it. */
@@ -211,16 +215,50 @@ export class SharedFlight {
     return newest(this.#latest, stored);
   }
 
-  /** Reads IndexedDB's state into `#latest`, and resolves to it (bounded; null if it fails). */
+  /**
+   * Reads IndexedDB's state into `#latest` and its refresh note into
+   * `#sent`, and resolves to the state (bounded; null if it fails).
+   */
   #fetchStored() {
     const read = transact('readonly', (states, done) => {
-      const request = states.get(this.#key);
-      request.onsuccess = () => done(parseShared(request.result));
+      const state = states.get(this.#key);
+      const sent = states.get(this.#key + SENT);
+      // Requests of one transaction succeed in order: `state` is read.
+      sent.onsuccess = () => done({ state: parseShared(state.result), sent: Number(sent.result) || 0 });
     });
-    return within(read, STORE_BOUND, null).then((state) => {
-      this.#latest = newest(this.#latest, state);
-      return state;
+    return within(read, STORE_BOUND, null).then((stored) => {
+      if (!stored) return null;
+      this.#latest = newest(this.#latest, stored.state);
+      this.#sent = stored.sent;
+      return stored.state;
     });
+  }
+
+  /**
+   * Notes that this page sent a refresh at `at` (ms since the epoch), or
+   * that none is out (0): the refresh note of coordinator.js, kept here too
+   * for the workers, which cannot read localStorage (written before the
+   * lock goes, like the state; best effort for a page that goes away at
+   * once). Only a page notes one: its `keepalive` refresh outlives it, a
+   * worker's does not (Chromium cancels a terminated worker's fetches,
+   * keepalive or not; www/e2e/workers.test.mjs), and a note would only
+   * make the next holder wait for a cookie that never lands.
+   */
+  noteSent(at) {
+    if (!storage()) return;
+    this.#sent = at;
+    const key = this.#key + SENT;
+    const write = () =>
+      transact('readwrite', (states) => {
+        if (at) states.put(at, key);
+        else states.delete(key);
+      });
+    this.#writing = this.#writing.then(() => within(write(), STORE_BOUND, null));
+  }
+
+  /** When the last noted refresh was sent, as of the last grant or join; 0 for none. */
+  sentAt() {
+    return this.#sent;
   }
 
   /** Stores the state, unless a newer generation is stored already. */
