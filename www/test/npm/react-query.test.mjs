@@ -6,9 +6,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { launch } from '../browser.mjs';
-import { EXAMPLE, EXPIRABLE, expireAccess, refreshOutcomes, startBackend, waitFor } from './harness.mjs';
+import { EXPIRABLE, expireAccess, logInExample, openExample, refreshOutcomes, waitFor } from './harness.mjs';
 
 const QUERIED = Array.from({ length: 10 }, (_, i) => 201 + i).join(', ');
 let backend;
@@ -16,11 +14,7 @@ let browser;
 let page;
 
 before(async () => {
-  assert.ok(existsSync(`${EXAMPLE}/dist/index.html`), 'build the example first: make test-npm');
-  backend = await startBackend([...EXPIRABLE, '--static', `${EXAMPLE}/dist`]);
-  browser = await launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (error) => console.error('page error:', error.message));
+  ({ backend, browser, page } = await openExample(EXPIRABLE));
 });
 
 after(async () => {
@@ -29,9 +23,7 @@ after(async () => {
 });
 
 test('ten TanStack queries refetched after the access token expired cost one refresh, and all succeed', async () => {
-  await page.goto(`${backend.url}/`);
-  await page.fill('input[name=password]', 'secret');
-  await page.click('button[type=submit]');
+  await logInExample(page, backend);
   assert.equal(await page.textContent('[data-testid=queries]'), QUERIED, 'the queries loaded with the login');
   await page.waitForSelector('[data-testid=list] li >> nth=4');
   assert.deepEqual(refreshOutcomes(await backend.metrics()), {}, 'no refresh before the expiry');
