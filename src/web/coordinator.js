@@ -791,7 +791,7 @@ export class Coordinator {
   #mayBeLanding(core) {
     const o = this.#options;
     if (o.mode !== 'cookie') return;
-    // A worker has no localStorage: the note of a worker, or read by one, is the tabs' (IndexedDB).
+    // A worker cannot read localStorage: a page's shared note is in IndexedDB too (tabs.sentAt()).
     const sent = Math.max(noted(this.#tabs !== null, o.refreshUrl), this.#tabs ? this.#tabs.sentAt() : 0);
     const age = Date.now() - sent;
     if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
