@@ -259,8 +259,14 @@ export class Coordinator {
 
   #load() {
     this.#loading ??= Promise.resolve()
-      .then(() => this.#loadCore())
-      .then((makeCore) => this.#turn(() => this.#build(makeCore)))
+      // The shared generation at joining may be only in IndexedDB (a
+      // worker's rotation, read by a page, or any rotation, read by a
+      // worker): the core starts from it (bounded, see tabs.js).
+      .then(() => Promise.all([this.#loadCore(), this.#tabs && this.#tabs.joined]))
+      .then(([makeCore, joinedAt]) => {
+        if (joinedAt > this.#joinedAt) this.#joinedAt = joinedAt;
+        return this.#turn(() => this.#build(makeCore));
+      })
       .catch((error) => {
         this.#loadFailure = error;
         this.#publish();
@@ -863,7 +869,9 @@ export class Coordinator {
   #mayBeLanding(core) {
     const o = this.#options;
     if (o.mode !== 'cookie') return;
-    const age = Date.now() - noted(this.#tabs !== null, o.refreshUrl);
+    // A worker cannot read localStorage: a page's shared note is in IndexedDB too (tabs.sentAt()).
+    const sent = Math.max(noted(this.#tabs !== null, o.refreshUrl), this.#tabs ? this.#tabs.sentAt() : 0);
+    const age = Date.now() - sent;
     if (age >= 0 && age < o.refreshTimeout) core.refreshMayBeLanding(now() + (o.refreshTimeout - age));
   }
 
@@ -873,7 +881,9 @@ export class Coordinator {
    * flight.
    */
   #note(at) {
-    if (this.#options.mode === 'cookie') note(this.#tabs !== null, this.#options.refreshUrl, at);
+    if (this.#options.mode !== 'cookie') return;
+    note(this.#tabs !== null, this.#options.refreshUrl, at);
+    if (this.#tabs) this.#tabs.noteSent(at);
   }
 
   /** The stored expiry of the shared credential, in this page's `now()`. */

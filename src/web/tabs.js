@@ -4,6 +4,14 @@
 // out), and the BroadcastChannel that tells the other tabs it changed. A
 // message is a hint; the stored state is the truth. The core decides when
 // to lock, what to store and what to adopt; this only carries it out.
+//
+// Workers (dedicated and service workers) have Web Locks and the channel
+// but no localStorage, and a page cannot read what a worker would keep in
+// memory. So the shared state is also kept in IndexedDB, which every
+// agent of the origin has: written before the lock is released, read when
+// the lock is granted and when joining. Messages stay hints; without
+// IndexedDB the lock still orders the refreshes, and the newest state
+// heard stands in for the stored one.
 
 /** Shared session codes, as `core_binding.rs` names them. */
 export const SESSION = { ACTIVE: 0, ENDED: 1, LOGGED_OUT: 2 };
@@ -42,6 +50,80 @@ function storage() {
 }
 
 /**
+ * How long (ms) the lock waits for IndexedDB before going on without it:
+ * a read or write that takes longer than this is not waited for. Far past
+ * a healthy one (a few ms), short beside `refreshTimeout`.
+ */
+const STORE_BOUND = 2000;
+
+/** `promise`'s value, or `fallback` if it has not settled within `ms`. */
+function within(promise, ms, fallback) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise.catch(() => fallback), late]).finally(() => clearTimeout(timer));
+}
+
+const DATABASE = 'refresh-coordinator';
+const STATES = 'shared';
+/** The key of a shared state's refresh note: its lock name and this. */
+const SENT = ':refresh-sent';
+let opening = null;
+
+/** This origin's database of shared states (one per agent); null without IndexedDB. */
+function database() {
+  opening ??= new Promise((resolve) => {
+    try {
+      const request = globalThis.indexedDB.open(DATABASE, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore(STATES);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => resolve(null);
+      request.onblocked = () => resolve(null);
+    } catch {
+      // No IndexedDB (a server), or refused (opaque origins).
+      resolve(null);
+    }
+  });
+  return opening;
+}
+
+/**
+ * Runs `f(store, done)` in one transaction of the states; resolves to what
+ * `done` was given, or null if anything fails. A write resolves only once
+ * its transaction committed: what another agent reads after that sees it.
+ */
+async function transact(mode, f) {
+  const db = await database();
+  if (!db) return null;
+  return new Promise((resolve) => {
+    try {
+      const transaction = db.transaction(STATES, mode);
+      let result = null;
+      f(transaction.objectStore(STATES), (value) => {
+        result = value;
+      });
+      transaction.oncomplete = () => resolve(result);
+      transaction.onerror = () => resolve(null);
+      transaction.onabort = () => resolve(null);
+    } catch {
+      resolve(null);
+    }
+  });
+}
+
+/**
+ * The newer of two shared states: the higher generation; within one, an
+ * end or a logout (a generation starts active and can only end).
+ */
+function newest(a, b) {
+  if (!a) return b;
+  if (!b || a.generation > b.generation) return a;
+  if (b.generation > a.generation) return b;
+  return a.session === SESSION.ACTIVE && b.session !== SESSION.ACTIVE ? b : a;
+}
+
+/**
  * `{generation, session, expiresAt}` from a stored or sent value; null if it
  * is not one. `expiresAt` (ms since the epoch, on the clock the tabs share)
  * is when an active session's credential expires, null when unknown.
@@ -60,8 +142,14 @@ const INITIAL = Object.freeze({ generation: 0, session: SESSION.ACTIVE, expiresA
 export class SharedFlight {
   #key;
   #channel = null;
-  /** Where storage is missing (a worker): the newest state seen. */
+  /** The newest state this agent heard, persisted or read from IndexedDB. */
   #latest = INITIAL;
+  /** This agent's IndexedDB writes, in order: the lock is released after them. */
+  #writing = Promise.resolve();
+  /** Resolves to the shared generation when this agent joined (see `joined`). */
+  #joined;
+  /** The refresh note (see `noteSent`) as last read or written here. */
+  #sent = 0;
   /** The pending lock request's AbortController. */
   #request = null;
   /** Resolves the held lock's callback promise: releases it. */
@@ -76,10 +164,11 @@ export class SharedFlight {
   constructor(name, changed) {
     this.#key = name;
     const heard = (value) => {
-      const state = parseShared(value);
-      if (state && state.generation >= this.#latest.generation) this.#latest = state;
+      this.#latest = newest(parseShared(value), this.#latest);
       changed();
     };
+    const stored = this.read().generation;
+    this.#joined = this.#fetchStored().then((state) => Math.max(stored, state ? state.generation : 0));
     if (typeof BroadcastChannel === 'function') {
       try {
         this.#channel = new BroadcastChannel(name);
@@ -105,21 +194,87 @@ export class SharedFlight {
     }
   }
 
-  /** The shared state now: stored if there is storage, else the newest heard. */
+  /**
+   * Resolves, within a bound, to the shared generation when this agent
+   * joined: localStorage's or, where a worker stored it, IndexedDB's.
+   */
+  get joined() {
+    return this.#joined;
+  }
+
+  /** The shared state now: the newest of localStorage's and what this agent heard or read. */
   read() {
     const store = storage();
     if (!store) return this.#latest;
+    let stored = INITIAL;
     try {
-      return parseShared(JSON.parse(store.getItem(this.#key))) || INITIAL;
+      stored = parseShared(JSON.parse(store.getItem(this.#key))) || INITIAL;
     } catch {
-      return INITIAL;
+      // Unreadable: what was heard stands.
     }
+    return newest(this.#latest, stored);
+  }
+
+  /**
+   * Reads IndexedDB's state into `#latest` and its refresh note into
+   * `#sent`, and resolves to the state (bounded; null if it fails).
+   */
+  #fetchStored() {
+    const read = transact('readonly', (states, done) => {
+      const state = states.get(this.#key);
+      const sent = states.get(this.#key + SENT);
+      // Requests of one transaction succeed in order: `state` is read.
+      sent.onsuccess = () => done({ state: parseShared(state.result), sent: Number(sent.result) || 0 });
+    });
+    return within(read, STORE_BOUND, null).then((stored) => {
+      if (!stored) return null;
+      this.#latest = newest(this.#latest, stored.state);
+      this.#sent = stored.sent;
+      return stored.state;
+    });
+  }
+
+  /**
+   * Notes that this page sent a refresh at `at` (ms since the epoch), or
+   * that none is out (0): the refresh note of coordinator.js, kept here too
+   * for the workers, which cannot read localStorage (written before the
+   * lock goes, like the state; best effort for a page that goes away at
+   * once). Only a page notes one: its `keepalive` refresh outlives it, a
+   * worker's does not (Chromium cancels a terminated worker's fetches,
+   * keepalive or not; www/e2e/workers.test.mjs), and a note would only
+   * make the next holder wait for a cookie that never lands.
+   */
+  noteSent(at) {
+    if (!storage()) return;
+    this.#sent = at;
+    const key = this.#key + SENT;
+    const write = () =>
+      transact('readwrite', (states) => {
+        if (at) states.put(at, key);
+        else states.delete(key);
+      });
+    this.#writing = this.#writing.then(() => within(write(), STORE_BOUND, null));
+  }
+
+  /** When the last noted refresh was sent, as of the last grant or join; 0 for none. */
+  sentAt() {
+    return this.#sent;
   }
 
   /** Stores the state, unless a newer generation is stored already. */
   persist(generation, session, expiresAt) {
     const state = { generation, session, expiresAt };
-    if (generation >= this.#latest.generation) this.#latest = state;
+    this.#latest = newest(state, this.#latest);
+    const key = this.#key;
+    const write = () =>
+      transact('readwrite', (states) => {
+        const request = states.get(key);
+        request.onsuccess = () => {
+          const current = parseShared(request.result);
+          if (!current || current.generation <= generation) states.put(state, key);
+        };
+      });
+    this.#writing = this.#writing.then(() => within(write(), STORE_BOUND, null));
     const store = storage();
     if (!store || this.read().generation > generation) return;
     try {
@@ -146,8 +301,12 @@ export class SharedFlight {
     const request = new AbortController();
     this.#request = request;
     globalThis.navigator.locks
-      .request(this.#key, { signal: request.signal }, () => {
+      .request(this.#key, { signal: request.signal }, async () => {
         if (this.#request !== request) return undefined; // withdrawn: give it back
+        // What the last holder stored before it let go, wherever it ran:
+        // a worker's state is only in IndexedDB.
+        await this.#fetchStored();
+        if (this.#request !== request) return undefined; // withdrawn meanwhile
         this.#request = null;
         return new Promise((release) => {
           this.#release = release;
@@ -165,9 +324,10 @@ export class SharedFlight {
     if (request) request.abort();
   }
 
+  /** Releases the lock once this agent's IndexedDB writes are done (bounded each). */
   release() {
     const release = this.#release;
     this.#release = null;
-    if (release) release();
+    if (release) this.#writing.then(release);
   }
 }

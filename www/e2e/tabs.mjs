@@ -47,3 +47,16 @@ export async function withTabs(
     assert.deepEqual(errors, [], 'no uncaught page errors');
   }
 }
+
+/** Polls `condition()` every 25 ms, at most `limit` ms. */
+async function until(condition, what, limit = 15_000) {
+  for (let waited = 0; waited <= limit; waited += 25) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Resolves once the backend has committed a rotation and is holding its answer (`delay_after_ms`). */
+export const rotationHeld = (backend) =>
+  until(async () => (await backend.metrics())['injected_faults_total{kind="delay"}'] >= 1, 'the refresh to be held');

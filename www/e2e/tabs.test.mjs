@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { launchBrowser } from '../test/browser.mjs';
 import { outcome, refreshCount, ROOT } from './backend.mjs';
-import { withTabs as openTabs } from './tabs.mjs';
+import { rotationHeld, withTabs as openTabs } from './tabs.mjs';
 
 let browser;
 const report = [];
@@ -145,19 +145,6 @@ for (const mode of ['cookie', 'bearer']) {
     });
   });
 }
-
-/** Polls `condition()` every 25 ms, at most `limit` ms. */
-async function until(condition, what, limit = 15_000) {
-  for (let waited = 0; waited <= limit; waited += 25) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Resolves once the backend has committed a rotation and is holding its answer (`delay_after_ms`). */
-const rotationHeld = (backend) =>
-  until(async () => (await backend.metrics())['injected_faults_total{kind="delay"}'] >= 1, 'the refresh to be held');
 
 describe('cookie mode, a lock holder that goes away mid-refresh', () => {
   test('closed: the lock is free at once, the other tab waits for its refresh to land, nobody is logged out', async () => {

@@ -10,6 +10,7 @@
 // until that token is certainly dead rather than racing it.
 
 import { coordinator, currentTokens, keepTokens, login, naive, rawFetch, sentBodies, shareTokens, tally } from './clients.js';
+import { settle } from './settle.js';
 
 let client = null;
 let mode = 'cookie';
@@ -29,18 +30,7 @@ async function until(condition, what, limit = 15_000, step = 25) {
 
 /** What the app saw of a batch of calls. Every call must have settled. */
 async function summarize(calls) {
-  const results = await Promise.allSettled(calls);
-  const summary = { issued: calls.length, settled: results.length, ok: 0, statuses: {}, errors: {} };
-  for (const r of results) {
-    if (r.status === 'fulfilled') {
-      summary.statuses[r.value.status] = (summary.statuses[r.value.status] || 0) + 1;
-      if (r.value.ok) summary.ok += 1;
-    } else {
-      const name = (r.reason && r.reason.name) || String(r.reason);
-      summary.errors[name] = (summary.errors[name] || 0) + 1;
-    }
-  }
-  summary.failed = summary.issued - summary.ok;
+  const summary = await settle(calls);
   summary.sessionExpired = tally.get('sessionExpired');
   summary.refreshStarts = client ? client.events.filter((e) => e.type === 'refresh-start').length : 0;
   summary.replays = client ? client.events.filter((e) => e.type === 'replay').length : 0;

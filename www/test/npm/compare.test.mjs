@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from '../browser.mjs';
-import { APPS, EXPIRABLE, expireAccess, refreshOutcomes, startBackend } from './harness.mjs';
+import { APPS, EXPIRABLE, expireAccess, logInPage, refreshOutcomes, startBackend } from './harness.mjs';
 
 const BURST = 50;
 let browser;
@@ -42,15 +42,7 @@ async function burst(setup) {
   const page = await browser.context.newPage();
   try {
     await page.goto(`${backend.url}/plain.html#idle`);
-    const login = await page.evaluate(async () => {
-      const response = await fetch('/api/auth/login/', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username: 'alice', password: 'secret' }),
-      });
-      return response.status;
-    });
-    assert.equal(login, 200);
+    await logInPage(page);
     await expireAccess(backend, browser.context);
     const outcome = await page.evaluate(
       async ([source, size]) => {

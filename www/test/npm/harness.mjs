@@ -1,7 +1,9 @@
 // Shared plumbing of the package tests: paths, the reference backend, static
 // files, and bounded waiting on a condition.
 
+import { existsSync } from 'node:fs';
 import { ROOT, startBackend as start } from '../backend.mjs';
+import { launch } from '../browser.mjs';
 
 export { ROOT, refreshOutcomes } from '../backend.mjs';
 export { serve as serveStatic } from '../serve.mjs';
@@ -43,6 +45,22 @@ export async function expireAccess(backend, context) {
 }
 
 /**
+ * Logs `page` in with its own `fetch` as alice:secret at dj-rest-auth's
+ * login (cookie mode: the browser keeps the HttpOnly cookies).
+ */
+export async function logInPage(page) {
+  const status = await page.evaluate(async () => {
+    const response = await fetch('/api/auth/login/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'secret' }),
+    });
+    return response.status;
+  });
+  if (status !== 200) throw new Error(`logging in: ${status}`);
+}
+
+/**
  * The reference backend on a free 127.0.0.1 port: cookie and body mode,
  * rotation with blacklisting and no grace window (SimpleJWT's behaviour),
  * user alice:secret, `extra` flags appended.
@@ -54,4 +72,25 @@ export function startBackend(extra = []) {
     '--user', 'alice:secret',
     ...extra,
   ]);
+}
+
+/**
+ * The built React example (www/examples/react/dist) served by a fresh
+ * backend (`flags` added), and a page of a fresh browser for it:
+ * `{backend, browser, page}`. Close the browser, then stop the backend.
+ */
+export async function openExample(flags = []) {
+  if (!existsSync(`${EXAMPLE}/dist/index.html`)) throw new Error('build the example first: make test-npm');
+  const backend = await startBackend([...flags, '--static', `${EXAMPLE}/dist`]);
+  const browser = await launch();
+  const page = await browser.context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  return { backend, browser, page };
+}
+
+/** Logs in from the example's login form, as alice:secret. */
+export async function logInExample(page, backend) {
+  await page.goto(`${backend.url}/`);
+  await page.fill('input[name=password]', 'secret');
+  await page.click('button[type=submit]');
 }

@@ -8,20 +8,14 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { launch } from '../browser.mjs';
-import { EXAMPLE, refreshOutcomes, startBackend, waitFor } from './harness.mjs';
+import { logInExample, openExample, refreshOutcomes, waitFor } from './harness.mjs';
 
 let backend;
 let browser;
 let page;
 
 before(async () => {
-  assert.ok(existsSync(`${EXAMPLE}/dist/index.html`), 'build the example first: make test-npm');
-  backend = await startBackend(['--static', `${EXAMPLE}/dist`]);
-  browser = await launch();
-  page = await browser.context.newPage();
-  page.on('pageerror', (error) => console.error('page error:', error.message));
+  ({ backend, browser, page } = await openExample());
 });
 
 after(async () => {
@@ -30,9 +24,7 @@ after(async () => {
 });
 
 test('an expiry burst through Axios and fetch costs one refresh and no session end', async () => {
-  await page.goto(`${backend.url}/`);
-  await page.fill('input[name=password]', 'secret');
-  await page.click('button[type=submit]');
+  await logInExample(page, backend);
   await page.waitForSelector('[data-testid=list] li >> nth=4');
 
   assert.equal(await page.textContent('[data-testid=generation]'), '1', 'the login started a session');

@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useQueries, useQueryClient } from '@tanstack/react-query';
 import { isRefreshCoordinatorError, isSessionExpiredError } from 'refresh-coordinator';
 import { useSession } from 'refresh-coordinator/react';
 import { api, authFetch, logIn, logOut } from './auth.js';
+import { getJson } from './queries.js';
 
 /** A session end shows as the login view; other errors are shown. */
 function message(error) {
@@ -63,6 +65,7 @@ function Login({ notice, onLogIn }) {
 
 const LIST = [1, 2, 3, 4, 5];
 const TEN = Array.from({ length: 10 }, (_, i) => 101 + i);
+const QUERIED = Array.from({ length: 10 }, (_, i) => 201 + i);
 
 function Dashboard({ user, onLogOut }) {
   const [items, setItems] = useState(null);
@@ -122,7 +125,35 @@ function Dashboard({ user, onLogOut }) {
         Ten at once (fetch) <button onClick={loadTen}>Load ten</button>
       </h2>
       {ten && <p data-testid="ten">{ten.map((answer) => answer.n).join(', ')}</p>}
+      <Queries />
       {error && <p role="alert">{error}</p>}
     </section>
+  );
+}
+
+/** Ten TanStack queries whose fetcher is `authFetch` (see queries.js). */
+function Queries() {
+  const queryClient = useQueryClient();
+  const results = useQueries({
+    queries: QUERIED.map((n) => ({
+      queryKey: ['data', n],
+      queryFn: ({ signal }) => getJson(`/api/data/${n}/`, { signal }),
+    })),
+  });
+  const failure = results.find((result) => result.error)?.error;
+  const done = results.every((result) => result.isSuccess && !result.isFetching);
+  return (
+    <>
+      <h2>
+        Ten queries (TanStack Query){' '}
+        <button onClick={() => queryClient.invalidateQueries({ queryKey: ['data'] })}>Refetch queries</button>
+      </h2>
+      {done ? (
+        <p data-testid="queries">{results.map((result) => result.data.n).join(', ')}</p>
+      ) : (
+        <p>{failure ? '' : 'Fetching…'}</p>
+      )}
+      {failure && message(failure) && <p role="alert">{message(failure)}</p>}
+    </>
   );
 }
