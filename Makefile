@@ -100,8 +100,9 @@ test-native: postgres
 ## pageLoadStrategy none, so the runner does not wait out a 300 s page load
 ## first). Only that case is retried, each test binary on its own (a retry
 ## of both after one of them failed to load doubled the odds of losing all
-## attempts), up to 8 attempts each; a test that fails, fails at once.
-BROWSER_ATTEMPTS := 1 2 3 4 5 6 7 8
+## attempts), up to 16 attempts each (8 all failed once in a fresh-clone run
+## after the page gained a module); a test that fails, fails at once.
+BROWSER_ATTEMPTS := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
 BROWSER_TESTS := web web_fault
 test-browser:
 	@mkdir -p target
