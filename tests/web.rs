@@ -17,6 +17,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen(module = "/tests/web/scenarios.js")]
 extern "C" {
+    fn bounded(scenario: Promise) -> Promise;
     #[wasm_bindgen(js_name = burst)]
     fn burst(create: &Function, mode: &str, n: u32) -> Promise;
     #[wasm_bindgen(js_name = lateUnauthorizedReplaysWithoutSecondRefresh)]
@@ -77,6 +78,8 @@ extern "C" {
     fn two_tabs_share_the_expiry_and_refresh_ahead_once(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = twoTabsHittingOneExpirySendOneRefresh)]
     fn two_tabs_hitting_one_expiry_send_one_refresh(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = tabWhoseStoreLagsReplaysWithTheRotatedTokens)]
+    fn tab_whose_store_lags_replays_with_the_rotated_tokens(create: &Function) -> Promise;
     #[wasm_bindgen(js_name = refusalInOneTabEndsEveryTabOnce)]
     fn refusal_in_one_tab_ends_every_tab_once(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = forbiddenIsNotAnExpiry)]
@@ -185,7 +188,7 @@ fn create() -> Function {
 }
 
 async fn run(scenario: Promise) {
-    if let Err(error) = JsFuture::from(scenario).await {
+    if let Err(error) = JsFuture::from(bounded(scenario)).await {
         let message = js_sys::Reflect::get(&error, &"message".into())
             .ok()
             .and_then(|m| m.as_string())
@@ -274,6 +277,14 @@ async fn options_are_checked_when_the_coordinator_is_created() {
 #[wasm_bindgen_test]
 async fn bearer_tokens_come_from_the_app_store_and_rotate() {
     run(bearer_tokens_come_from_the_store_and_rotate(&create())).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_whose_store_lags_waits_for_the_rotated_tokens() {
+    run(tab_whose_store_lags_replays_with_the_rotated_tokens(
+        &create(),
+    ))
+    .await;
 }
 
 #[wasm_bindgen_test]

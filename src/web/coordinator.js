@@ -25,7 +25,7 @@ import {
 } from './errors.js';
 import { credentialBody, grantError, headerSafe, lifetimeOf, readRotation, rotatedRefresh, tokensFrom } from './dialects.js';
 import { readOptions } from './options.js';
-import { SharedFlight, crossTabUnavailable, sharedName } from './tabs.js';
+import { CATCH_UP_POLL, SESSION, STORE_BOUND, SharedFlight, crossTabUnavailable, sharedName } from './tabs.js';
 
 // Codes shared with src/web/core_binding.rs.
 const ACTION = {
@@ -208,6 +208,13 @@ export class Coordinator {
   #joinedAt = 0;
   /** Another tab changed the shared state before the core was built. */
   #heardWhileLoading = false;
+  /** The newest shared generation the core was told of or published. */
+  #sharedSeen = 0;
+  /** Bearer mode: the access token this tab last sent a request with. */
+  #sentAccess = null;
+  /** Since when (`now()`) a shared change waits for the store to catch up (see `#storeBehind`). */
+  #behindSince = null;
+  #catchUpTimer = undefined;
   /** The numbers of the refreshes on the wire (answered or forgotten ones leave). */
   #refreshesOut = new Set();
   /** Bearer mode: the refresh token each refresh on the wire was sent with, by number. */
@@ -313,10 +320,14 @@ export class Coordinator {
     }
     if (this.#tabs) {
       core.shareAcrossTabs(this.#joinedAt);
+      this.#sharedSeen = this.#joinedAt;
       // What another tab changed while this one loaded counts now; the
       // stored expiry of the credential this page joined with, too.
       const shared = this.#tabs.read();
-      if (this.#heardWhileLoading) core.sharedState(shared.generation, shared.session);
+      if (this.#heardWhileLoading) {
+        this.#sharedSeen = Math.max(this.#sharedSeen, shared.generation);
+        core.sharedState(shared.generation, shared.session);
+      }
       this.#sharedExpiry(core, shared);
     } else if (unavailable === 'no-web-locks' && o.onEvent) {
       // Said once: this tab refreshes on its own (rule 5's confirmation
@@ -435,6 +446,7 @@ export class Coordinator {
     if (!tokens || !headerSafe(tokens.access)) return source;
     const headers = new Headers(source.headers);
     headers.set('Authorization', `${o.authScheme} ${tokens.access}`);
+    this.#sentAccess = tokens.access;
     return new Request(source, { headers });
   }
 
@@ -491,7 +503,10 @@ export class Coordinator {
           this.#startRefresh(id);
           break;
         case ACTION.ACQUIRE_LOCK:
-          this.#tabs.acquire(() => this.#turn(() => this.#lockGranted()));
+          this.#tabs.acquire(
+            () => this.#turn(() => this.#lockGranted()),
+            () => !this.#storeBehind(this.#tabs.read()),
+          );
           break;
         case ACTION.CANCEL_LOCK:
           this.#tabs.cancel();
@@ -500,6 +515,7 @@ export class Coordinator {
           this.#tabs.release();
           break;
         case ACTION.PERSIST:
+          this.#sharedSeen = Math.max(this.#sharedSeen, id);
           this.#tabs.persist(id, detail, wallTime(core.actionTime));
           break;
         case ACTION.ANNOUNCE:
@@ -857,6 +873,7 @@ export class Coordinator {
     // The last holder may have been closed or frozen with its refresh out.
     this.#mayBeLanding(this.#core);
     const shared = this.#tabs.read();
+    this.#sharedSeen = Math.max(this.#sharedSeen, shared.generation);
     this.#core.lockGranted(now(), shared.generation, shared.session);
     this.#sharedExpiry(this.#core, shared);
     this.#drive();
@@ -899,9 +916,45 @@ export class Coordinator {
       return;
     }
     const shared = this.#tabs.read();
+    if (this.#storeBehind(shared)) {
+      // Bounded, like the lock's wait for it (see tabs.js): past the bound
+      // the state is taken with whatever the store holds.
+      this.#behindSince ??= now();
+      if (now() - this.#behindSince < STORE_BOUND) {
+        this.#catchUpTimer ??= setTimeout(
+          () =>
+            this.#turn(() => {
+              this.#catchUpTimer = undefined;
+              this.#sharedChanged();
+            }),
+          CATCH_UP_POLL,
+        );
+        return;
+      }
+    }
+    this.#behindSince = null;
+    this.#sharedSeen = Math.max(this.#sharedSeen, shared.generation);
     this.#core.sharedState(shared.generation, shared.session);
     this.#sharedExpiry(this.#core, shared);
     this.#drive();
+  }
+
+  /**
+   * Bearer mode: whether `shared` tells of a newer credential than the
+   * token store shows this tab yet. A store over localStorage is kept per
+   * process and updated from the others a moment later, while the lock,
+   * the channel and IndexedDB can bring the news first (seen in Chromium,
+   * two tabs under load: a tab that took the new generation at once
+   * replayed its waiters with the old access token, and they got 401s).
+   * So a newer active generation is
+   * taken once the store holds another access token than this tab last
+   * sent (bounded by STORE_BOUND; a rotation always brings a new one).
+   */
+  #storeBehind(shared) {
+    if (this.#options.mode !== 'bearer' || this.#sentAccess === null) return false;
+    if (shared.session !== SESSION.ACTIVE || shared.generation <= this.#sharedSeen) return false;
+    const tokens = this.#tokens();
+    return tokens !== null && tokens.access === this.#sentAccess;
   }
 
   /** Refresh `number` is answered, or its answer no longer counts. */

@@ -54,7 +54,10 @@ function storage() {
  * a read or write that takes longer than this is not waited for. Far past
  * a healthy one (a few ms), short beside `refreshTimeout`.
  */
-const STORE_BOUND = 2000;
+export const STORE_BOUND = 2000;
+
+/** How often (ms) a lock grant re-checks whether the credential store caught up. */
+export const CATCH_UP_POLL = 10;
 
 /** `promise`'s value, or `fallback` if it has not settled within `ms`. */
 function within(promise, ms, fallback) {
@@ -63,6 +66,15 @@ function within(promise, ms, fallback) {
     timer = setTimeout(() => resolve(fallback), ms);
   });
   return Promise.race([promise.catch(() => fallback), late]).finally(() => clearTimeout(timer));
+}
+
+/** `check()`, with a throw counting as true: nothing to wait for then. */
+function settled(check) {
+  try {
+    return check();
+  } catch {
+    return true;
+  }
 }
 
 const DATABASE = 'refresh-coordinator';
@@ -296,8 +308,11 @@ export class SharedFlight {
    * Requests the lock; `granted()` runs when it is this tab's. The lock is
    * held until `release()`; a request withdrawn with `cancel()` before the
    * grant never runs `granted`, and a grant that comes anyway is given back.
+   * Before `granted()` runs, `caughtUp()` is polled until it says true, for
+   * `STORE_BOUND` at most: the state read may be ahead of the credential
+   * this agent can read (see coordinator.js).
    */
-  acquire(granted) {
+  acquire(granted, caughtUp = () => true) {
     const request = new AbortController();
     this.#request = request;
     globalThis.navigator.locks
@@ -306,6 +321,10 @@ export class SharedFlight {
         // What the last holder stored before it let go, wherever it ran:
         // a worker's state is only in IndexedDB.
         await this.#fetchStored();
+        for (let waited = 0; waited < STORE_BOUND && !settled(caughtUp); waited += CATCH_UP_POLL) {
+          if (this.#request !== request) return undefined;
+          await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL));
+        }
         if (this.#request !== request) return undefined; // withdrawn meanwhile
         this.#request = null;
         return new Promise((release) => {

@@ -13,6 +13,13 @@ export const COOKIE_REFRESH = `${ORIGIN}/api/auth/token/refresh/`;
 export const BEARER_REFRESH = `${ORIGIN}/api/token/refresh/`;
 export const LOGIN = `${ORIGIN}/api/auth/login/`;
 
+/**
+ * How long (ms) `refreshesArrived` waits: far past the few ms a refresh
+ * takes to be sent even on a loaded machine, well inside the test runner's
+ * limit for the whole page.
+ */
+const REFRESH_WAIT = 15000;
+
 /** A promise and its resolver: a gate the test opens. */
 export function gate() {
   let open;
@@ -50,7 +57,10 @@ export class FakeServer {
 
   async #fetch(input, init) {
     const request = new Request(input, init);
-    if (request.url === COOKIE_REFRESH || request.url === BEARER_REFRESH) {
+    // A page's two-tab scenarios each use their own refresh URL (a query
+    // after the path), so no coordinator of an earlier scenario shares it.
+    const endpoint = request.url.split('?')[0];
+    if (endpoint === COOKIE_REFRESH || endpoint === BEARER_REFRESH) {
       return this.#refresh(request);
     }
     if (request.url === LOGIN) {
@@ -127,9 +137,24 @@ export class FakeServer {
     return answered;
   }
 
-  /** Waits until `count` refreshes have arrived in all. */
+  /**
+   * Waits until `count` refreshes have arrived in all; throws if they have
+   * not after `REFRESH_WAIT` ms, so a scenario that sends too few fails
+   * saying so instead of holding the test page.
+   */
   async refreshesArrived(count) {
-    while (this.refreshes.length < count) await this.refreshArrived.promise;
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out waiting for refresh ${count}: ${this.refreshes.length} arrived`)),
+        REFRESH_WAIT,
+      );
+    });
+    try {
+      while (this.refreshes.length < count) await Promise.race([this.refreshArrived.promise, late]);
+    } finally {
+      clearTimeout(timer);
+    }
     return this.refreshes[count - 1];
   }
 

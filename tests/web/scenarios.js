@@ -66,6 +66,22 @@ async function settleAll(promises, what = 'every call to settle') {
   return all;
 }
 
+/** How long (ms) one scenario may take before it fails as stuck. */
+const SCENARIO_LIMIT = 30000;
+
+/**
+ * `scenario` (a promise), or a rejection naming the limit once it has run
+ * `SCENARIO_LIMIT` ms: a stuck scenario fails its own test, and the ones
+ * after it still run.
+ */
+export function bounded(scenario) {
+  let timer;
+  const stuck = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the scenario did not finish within ${SCENARIO_LIMIT} ms`)), SCENARIO_LIMIT);
+  });
+  return Promise.race([scenario, stuck]).finally(() => clearTimeout(timer));
+}
+
 function setup(mode, extra = {}) {
   // Every scenario is a fresh page load: no note of a refresh some earlier
   // scenario left unanswered.
@@ -632,6 +648,9 @@ export async function reloadedPageWaitsForTheRefreshItsPredecessorSent(create) {
   }
 }
 
+/** Two-tab scenarios run so far in this page. */
+let pairs = 0;
+
 /**
  * Two coordinators in this page, sharing the real `navigator.locks`,
  * `BroadcastChannel` and `localStorage` as two tabs of one origin do, and
@@ -642,21 +661,58 @@ function twoTabs(create, mode, extra = {}) {
   for (const key of Object.keys(localStorage)) {
     if (key.startsWith('refresh-coordinator:')) localStorage.removeItem(key);
   }
-  const s = setup(mode, { crossTab: true, ...extra });
-  let stored = null;
-  const store = { shared: true, scope: 'two-tabs', get: () => stored, set: (tokens) => (stored = tokens) };
-  const tabs = [0, 1].map(() => {
+  // The coordinators of earlier scenarios live on in this page: a refresh
+  // URL of its own gives this pair a lock, channel and stored state that no
+  // other scenario's coordinator shares.
+  pairs += 1;
+  const refreshUrl = `${mode === 'bearer' ? BEARER_REFRESH : COOKIE_REFRESH}?pair=${pairs}`;
+  const s = setup(mode, { crossTab: true, refreshUrl, ...extra });
+  const stores = laggingStores(2);
+  const tabs = [0, 1].map((i) => {
     const events = [];
     const expired = [];
     const options = {
       ...s.options,
       onEvent: (event) => events.push(event),
       onSessionExpired: (error) => expired.push(error),
-      ...(mode === 'bearer' ? { tokenStore: store } : {}),
+      ...(mode === 'bearer' ? { tokenStore: stores.views[i] } : {}),
     };
     return { c: create(options), events, expired };
   });
-  return { server: s.server, tabs };
+  return { server: s.server, tabs, stores };
+}
+
+/**
+ * One shared token store seen through `count` views, one per tab. While
+ * `lag` is on, a view shows another view's write one read late, as a
+ * store over localStorage can in a browser that keeps a copy per process.
+ */
+function laggingStores(count) {
+  const views = [];
+  const state = Array.from({ length: count }, () => ({ shown: null, next: undefined }));
+  const stores = { lag: false, views };
+  for (let i = 0; i < count; i++) {
+    views.push({
+      shared: true,
+      scope: 'two-tabs',
+      get() {
+        const own = state[i];
+        const shown = own.shown;
+        if (own.next !== undefined) [own.shown, own.next] = [own.next, undefined];
+        return shown;
+      },
+      set(tokens) {
+        state.forEach((view, j) => {
+          if (j === i || !stores.lag) [view.shown, view.next] = [tokens, undefined];
+          else {
+            if (view.next !== undefined) view.shown = view.next;
+            view.next = tokens;
+          }
+        });
+      },
+    });
+  }
+  return stores;
 }
 
 /** Both tabs are loaded; in bearer mode one logs in and the other takes it. */
@@ -686,6 +742,27 @@ export async function twoTabsHittingOneExpirySendOneRefresh(create, mode) {
   const adopted = tabs.reduce((n, { events }) => n + count(events, 'adopted'), 0);
   same(adopted, mode === 'bearer' ? 2 : 1, 'the other tab adopted the rotation');
   same(tabs.filter(({ events }) => count(events, 'refresh-start') === 1).length, 1, 'one tab refreshed');
+}
+
+/**
+ * Bearer mode: the tab that did not refresh hears of the rotation (from
+ * the lock, the channel or IndexedDB) before its view of the store shows
+ * the new tokens. It waits for them rather than replay with the old ones.
+ */
+export async function tabWhoseStoreLagsReplaysWithTheRotatedTokens(create) {
+  const both = twoTabs(create, 'bearer');
+  const { server, tabs, stores } = both;
+  await tabsReady(both, 'bearer');
+  stores.lag = true;
+  server.expireAccess();
+  const calls = tabs.flatMap(({ c }) => Array.from({ length: 5 }, (_, i) => c.fetch(`${DATA}${i}/`)));
+  await server.refreshesArrived(1);
+  await until(() => tabs.every(({ c }) => c.state().waiting === 5), 'both tabs to wait');
+  server.rotate();
+  const results = await settleAll(calls);
+  const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : r.reason.name));
+  check(statuses.every((s) => s === 200), `every request of both tabs succeeds: ${statuses}`);
+  same(server.refreshes.length, 1, 'one refresh for both tabs');
 }
 
 export async function refusalInOneTabEndsEveryTabOnce(create, mode) {
