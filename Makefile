@@ -92,34 +92,11 @@ postgres:
 test-native: postgres
 	cargo test --workspace
 
-## wasm-bindgen-test-runner's own file server (tiny_http) now and then never
-## answers one of the test page's module requests, so no test starts: 13 of
-## 29 page loads on the development machine, more on a loaded one, while the
-## same files from a Node server load every time. It shows as "Failed to
-## detect test as having been run" after 20 s (tests/web/webdriver.json sets
-## pageLoadStrategy none, so the runner does not wait out a 300 s page load
-## first). Only that case is retried, each test binary on its own (a retry
-## of both after one of them failed to load doubled the odds of losing all
-## attempts), up to 16 attempts each (8 all failed once in a fresh-clone run
-## after the page gained a module); a test that fails, fails at once.
-BROWSER_ATTEMPTS := 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
+## Each test binary's page in headless Chromium; tests/browser.sh loads a
+## page again when the runner's file server left it without its scripts.
 BROWSER_TESTS := web web_fault
 test-browser:
-	@mkdir -p target
-	@for binary in $(BROWSER_TESTS); do \
-		log=target/wasm-pack-test-$$binary.log; \
-		for attempt in $(BROWSER_ATTEMPTS); do \
-			if wasm-pack test --headless --chrome --features fault-injection --test $$binary 2>&1 | tee $$log; then \
-				continue 2; \
-			fi; \
-			if ! grep -q "Failed to detect test as having been run" $$log \
-				|| grep -q "test result: FAILED" $$log; then \
-				exit 1; \
-			fi; \
-			echo "make test-browser: the $$binary test page never loaded its scripts (attempt $$attempt of $(words $(BROWSER_ATTEMPTS)))"; \
-		done; \
-		exit 1; \
-	done
+	@for binary in $(BROWSER_TESTS); do tests/browser.sh $$binary 8; done
 
 ## The package in Chromium against the reference backend (SimpleJWT rotation
 ## and blacklist, no grace window): every scenario in cookie and bearer mode,
