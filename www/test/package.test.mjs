@@ -183,9 +183,12 @@ test("cookie mode honours the caller's credentials; a request sent without cooki
       sent.push([new URL(request.url).pathname, request.credentials]);
       return new Response('{}', { status: request.url.endsWith('/refresh/') ? 200 : 401 });
     };
+    // A refresh URL of its own: the coordinators of the tests before live
+    // on in this page, and one with the same URL shares the flight and its
+    // refresh note (one that was just answered could make this one wait).
     const authFetch = createAuthFetch({
       fetch,
-      refreshUrl: '/refresh/',
+      refreshUrl: '/credentials/refresh/',
       allowedOrigins: [location.origin, 'https://api.example'],
       retry: { limit: 0 },
     });
@@ -203,7 +206,7 @@ test("cookie mode honours the caller's credentials; a request sent without cooki
       ['/api/omit/', 'omit'],
       // 'include' kept; its 401 is refreshed, the replay's 401 returned.
       ['/api/include/', 'include'],
-      ['/refresh/', 'same-origin'],
+      ['/credentials/refresh/', 'same-origin'],
       ['/api/include/', 'include'],
       // 'same-origin' to another origin carries no cookie: not coordinated.
       ['/api/data/', 'same-origin'],
