@@ -407,3 +407,59 @@ async fn an_instance_killed_mid_burst_loses_no_committed_rotation() {
     drop(instances);
     drop(cluster);
 }
+
+/// The client backends of `url`'s database other than the caller's:
+/// `pg_terminate_backend`ed when `end` is set, else only counted.
+async fn other_backends(url: &str, end: bool) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let of = if end {
+        "pg_terminate_backend(pid)"
+    } else {
+        "*"
+    };
+    let sql = format!(
+        "SELECT count({of}) FROM pg_stat_activity WHERE datname = current_database()
+         AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    );
+    client.query_one(&sql, &[]).await.unwrap().get(0)
+}
+
+/// A connection the server ends (a restart, a failover, an administrator's
+/// `pg_terminate_backend`) is replaced on its next use: after every
+/// connection of the pool was ended, the store's next calls, twice as many
+/// as the pool holds, all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_ended_are_replaced() {
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start("ended"))
+        .await
+        .unwrap();
+    let url = tokio::task::block_in_place(|| cluster.database("ended"));
+    let store = tokio::task::block_in_place(|| connect(&url));
+    // Calls at once, so that the pool opens more than one connection.
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        calls.spawn_blocking(move || store.counts().map(|_| ()));
+    }
+    while let Some(call) = calls.join_next().await {
+        call.unwrap().unwrap();
+    }
+
+    assert!(other_backends(&url, true).await >= 1);
+    // Gone on the server, then a moment for the sockets' ends to arrive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while other_backends(&url, false).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "backends still there");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for call in 0..8 {
+        let counts = tokio::task::block_in_place(|| store.counts());
+        assert!(counts.is_ok(), "call {call} after the ends: {counts:?}");
+    }
+    drop(cluster);
+}

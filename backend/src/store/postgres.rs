@@ -7,17 +7,23 @@
 //! answer (as a SQLite call blocks on its mutex) without ever blocking
 //! that runtime, so it is safe from inside request handlers.
 //!
+//! The connections are a `deadpool-postgres` pool: a call takes whichever
+//! connection is idle (never queueing behind a busy one while another is
+//! free), and a connection the server ended (a restart, a failover,
+//! `pg_terminate_backend`) is dropped when next taken and a new one opened
+//! in its place.
+//!
 //! Rotation is exact across instances because the presented token's row is
 //! locked (`SELECT ... FOR UPDATE`) in the transaction that checks and
 //! consumes it; the successor is stored with the row, so any instance
 //! answers the same one within the grace window.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Client, GenericClient, NoTls, Row, Transaction};
 
 use super::{
@@ -32,9 +38,8 @@ mod oauth;
 
 /// A pool of connections to one database.
 pub struct PostgresStore {
-    /// The connections; a call takes the next one round-robin.
-    clients: Vec<tokio::sync::Mutex<Client>>,
-    next: AtomicUsize,
+    /// The connections, opened as calls need them, up to `--db-pool`.
+    pool: Pool,
     /// The handful of users, read through on a miss (another instance may
     /// have made one).
     users: RwLock<Vec<User>>,
@@ -56,7 +61,7 @@ impl std::fmt::Debug for PostgresStore {
     // The URL may hold a password: never print it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("connections", &self.clients.len())
+            .field("connections", &self.pool.status().max_size)
             .finish_non_exhaustive()
     }
 }
@@ -70,9 +75,10 @@ impl Wake for Unpark {
     }
 }
 
-/// Runs `future` to its end on this thread. The futures here only wait on
-/// channels to the connection tasks, which run on the store's runtime, so
-/// no reactor is needed to drive them.
+/// Runs `future` to its end on this thread. The futures here wait on
+/// channels to the connection tasks, or on a new connection's socket, all
+/// driven by the store's runtime (entered by the caller), so this thread
+/// needs no reactor of its own.
 fn wait<T>(future: impl Future<Output = T>) -> T {
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut context = Context::from_waker(&waker);
@@ -92,8 +98,8 @@ impl From<tokio_postgres::Error> for StoreError {
 }
 
 impl PostgresStore {
-    /// Connects `pool` connections to `url` and brings the schema up to
-    /// date (embedded migrations, one instance at a time).
+    /// A pool of up to `pool` connections to `url`; connects and brings
+    /// the schema up to date (embedded migrations, one instance at a time).
     ///
     /// # Errors
     /// When the database cannot be reached or the schema not migrated.
@@ -104,26 +110,22 @@ impl PostgresStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Thread(e.to_string()))?;
-        let mut clients = Vec::new();
-        for _ in 0..pool.max(1) {
-            // Spawned and waited for rather than `block_on`, which panics
-            // when the caller is itself inside a runtime (as `main` is).
-            let url = url.to_owned();
-            let connected = wait(runtime.spawn(async move {
-                let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-                tokio::spawn(async move {
-                    // The connection ends with its client; an error ends it
-                    // too, and the calls on that client then fail one by one.
-                    let _ = connection.await;
-                });
-                Ok::<_, tokio_postgres::Error>(client)
-            }));
-            let client = connected.map_err(|e| StoreError::Thread(e.to_string()))??;
-            clients.push(tokio::sync::Mutex::new(client));
-        }
+        let config: tokio_postgres::Config = url.parse()?;
+        // Fast: a connection is checked by whether its socket is still
+        // open, not by a query, which would cost a round trip per call.
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool.max(1))
+            .build()
+            .map_err(|e| StoreError::Postgres(e.to_string()))?;
         let store = Self {
-            clients,
-            next: AtomicUsize::new(0),
+            pool,
             users: RwLock::new(Vec::new()),
             runtime: Some(runtime),
         };
@@ -133,14 +135,25 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Runs `work` on the next connection and waits for it.
+    /// Runs `work` on an idle connection (a new one when none is, and the
+    /// pool is not full) and waits for it.
     fn with<T>(
         &self,
         work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let slot = self.slot()?;
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Postgres("store shut down".to_owned()))?;
+        // A connection opened here registers its socket with, and spawns
+        // its I/O task on, the store's runtime rather than the caller's.
+        let _context = runtime.enter();
         wait(async move {
-            let mut client = slot.lock().await;
+            let mut client = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Postgres(e.to_string()))?;
             work(&mut client).await
         })
     }
@@ -157,14 +170,6 @@ impl PostgresStore {
             tx.commit().await?;
             Ok(value)
         })
-    }
-
-    /// The next connection, round-robin.
-    fn slot(&self) -> Result<&tokio::sync::Mutex<Client>, StoreError> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len().max(1);
-        self.clients
-            .get(n)
-            .ok_or_else(|| StoreError::Postgres("no connection".to_owned()))
     }
 
     fn users_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<User>> {
