@@ -7,8 +7,10 @@
 //! anyway, the trap surfaces in the JS web layer, which settles every caller
 //! with a CoordinatorFaultError.
 
+// Talc's dynamic wasm allocator grows the linear memory as needed, like
+// dlmalloc, in less code: the module is single-threaded (no atomics).
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
