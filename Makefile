@@ -32,7 +32,7 @@ help:
 	@echo "make demo-cluster  the same, each backend 3 instances on one PostgreSQL behind a round-robin proxy"
 	@echo "make test   set up, run every test"
 	@echo "make build  build the npm package into $(PKG)/ and print its size"
-	@echo "make bench  benchmarks (package size, client overhead, backend throughput)"
+	@echo "make bench  benchmarks: sizes, speed and memory beside raw fetch, Axios and peers (www/bench/results.json)"
 
 ## Installs what is missing: the wasm target, wasm-pack and wasm-bindgen-cli
 ## from crates.io, Chromium and ChromeDriver from Debian, the npm tools.
@@ -152,13 +152,17 @@ size:
 bench-loading: pkg
 	node www/test/npm/measure-loading.mjs
 
-## Benchmarks, never assertions: what a browser downloads, the client's
-## overhead against raw fetch and time to drain a burst (Chromium against the
-## backend), the backend's refresh throughput and latency.
-bench: build postgres
+## Benchmarks, never assertions (a few minutes): the backend's refresh
+## throughput and latency, then sizes, speed and memory of the package in
+## Vite builds and in Chromium beside raw fetch, Axios, axios-auth-refresh
+## and the hand-written interceptor (www/bench/bench.mjs); prints the table
+## and writes www/bench/results.json and www/bench/results.svg.
+bench: pkg postgres
 	cargo build --profile server -p refresh-backend
-	node www/bench/client.bench.mjs
-	$(MAKE) --no-print-directory bench-backend
+	cd www/test/apps && $(NPM_CI)
+	mkdir -p target/bench && rm -f target/bench/backend.json
+	REFRESH_BACKEND_BENCH_JSON=$(CURDIR)/target/bench/backend.json $(MAKE) --no-print-directory bench-backend
+	node www/bench/bench.mjs
 
 ## The backend benchmark on SQLite, then on a throw-away PostgreSQL cluster
 ## (target/bench-pg, a free loopback port, run as postgres when root, stopped

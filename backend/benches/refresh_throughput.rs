@@ -11,6 +11,10 @@
 //! CPU time per refresh of the server and of the client, and the server's
 //! peak RSS (VmHWM).
 //!
+//! With `REFRESH_BACKEND_BENCH_JSON=FILE` it also writes the figures as
+//! one JSON object (the `backend_*` keys of www/bench/results.json, which
+//! `make bench` merges).
+//!
 //! Client and server share the machine: on 2 cores the client's own CPU
 //! time is part of what is measured. The client runs on one thread and the
 //! server with one worker thread (`--workers 1`), a core each; set
@@ -250,9 +254,15 @@ fn print_header(what: &str) {
     );
 }
 
+/// What one case measured.
+struct Case {
+    throughput: f64,
+    p99_ms: f64,
+}
+
 /// One case: `clients` clients spread round-robin over `servers`; prints
 /// its row. The server CPU column is the sum over the servers.
-fn run_case(runtime: &tokio::runtime::Runtime, servers: &[Server], clients: usize) {
+fn run_case(runtime: &tokio::runtime::Runtime, servers: &[Server], clients: usize) -> Case {
     let server_cpu = || -> Duration { servers.iter().map(Server::cpu_time).sum() };
     let cpu_before = server_cpu();
     let client_before = cpu_time("self");
@@ -289,6 +299,39 @@ fn run_case(runtime: &tokio::runtime::Runtime, servers: &[Server], clients: usiz
         cpu.as_secs_f64() * 1e6 / total.max(1.0),
         client_cpu.as_secs_f64() * 1e6 / total.max(1.0),
     );
+    Case {
+        throughput,
+        p99_ms: ms(percentile(&latencies, 0.99)),
+    }
+}
+
+/// The figures as `key: value` pairs, written to `REFRESH_BACKEND_BENCH_JSON` if set.
+#[derive(Default)]
+struct Figures(serde_json::Map<String, serde_json::Value>);
+
+impl Figures {
+    /// `backend_refresh_rps_<label>` and `backend_refresh_p99_ms_<label>`.
+    fn case(&mut self, label: &str, case: &Case) {
+        self.put(
+            &format!("backend_refresh_rps_{label}"),
+            case.throughput.round(),
+        );
+        self.put(
+            &format!("backend_refresh_p99_ms_{label}"),
+            (case.p99_ms * 100.0).round() / 100.0,
+        );
+    }
+
+    fn put(&mut self, key: &str, value: f64) {
+        self.0.insert(key.to_owned(), serde_json::json!(value));
+    }
+
+    fn write(self) {
+        if let Some(path) = std::env::var_os("REFRESH_BACKEND_BENCH_JSON") {
+            let json = serde_json::to_string_pretty(&serde_json::Value::Object(self.0)).unwrap();
+            std::fs::write(path, json + "\n").unwrap();
+        }
+    }
 }
 
 fn main() {
@@ -308,20 +351,22 @@ fn main() {
         &key,
         &workers_flag(),
     );
+    let mut figures = Figures::default();
     print_header("SQLite on disk");
     for clients in CLIENTS {
-        run_case(&runtime, std::slice::from_ref(&server), clients);
+        let case = run_case(&runtime, std::slice::from_ref(&server), clients);
+        figures.case(&clients.to_string(), &case);
     }
-    println!(
-        "server peak RSS (VmHWM): {:.1} MiB",
-        server.peak_rss_kib() as f64 / 1024.0
-    );
+    let peak_mib = server.peak_rss_kib() as f64 / 1024.0;
+    println!("server peak RSS (VmHWM): {peak_mib:.1} MiB");
+    figures.put("backend_peak_rss_mb", (peak_mib * 10.0).round() / 10.0);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 
     // PostgreSQL, when given a database to use (make bench starts one):
     // one instance, then three on the same database.
     let Some(url) = std::env::var_os("REFRESH_BACKEND_BENCH_POSTGRES") else {
+        figures.write();
         return;
     };
     // A store call waits for PostgreSQL on its worker thread, so each
@@ -333,7 +378,9 @@ fn main() {
             .collect();
         print_header(&format!("PostgreSQL, {instances} instance(s)"));
         for clients in [16, 64] {
-            run_case(&runtime, &servers, clients);
+            let case = run_case(&runtime, &servers, clients);
+            figures.case(&format!("postgres_{instances}x_{clients}"), &case);
         }
     }
+    figures.write();
 }
