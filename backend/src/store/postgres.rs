@@ -13,6 +13,21 @@
 //! `pg_terminate_backend`) is dropped when next taken and a new one opened
 //! in its place.
 //!
+//! Every query is prepared once per connection and then taken from that
+//! connection's statement cache (`deadpool-postgres`'s `prepare_cached`),
+//! so a statement costs one round trip once its connection has it, not two
+//! (a query sent as text is parsed and described first, then run). The
+//! cache lives and dies with its connection: a connection the server ended
+//! is dropped with its statements, and its replacement prepares its own.
+//! The schema is migrated in `connect` before any store query runs, so
+//! nothing is prepared against the schema of before; the migrations
+//! themselves are sent as text (they run once). A migration that another,
+//! newer instance applies later is the server's to handle: it replans a
+//! prepared statement whose tables changed, and refuses one only if the
+//! type of a column it returns changed (columns are listed, never `*`, so
+//! an added column is no such change); after a migration that retypes a
+//! column, restart the older instances.
+//!
 //! Rotation is exact across instances because the presented token's row is
 //! locked (`SELECT ... FOR UPDATE`) in the transaction that checks and
 //! consumes it; the successor is stored with the row, so any instance
@@ -23,8 +38,10 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction,
+};
+use tokio_postgres::{NoTls, Row};
 
 use super::{
     FlushReport, OAuthAccess, OAuthCounts, OAuthFlushReport, OAuthIssue, OAuthRefreshState,
@@ -113,6 +130,8 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url.parse()?;
         // Fast: a connection is checked by whether its socket is still
         // open, not by a query, which would cost a round trip per call.
+        // (`Clean` would also run `DISCARD ALL`, which deallocates the
+        // connection's prepared statements and empties its cache.)
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -129,8 +148,10 @@ impl PostgresStore {
             users: RwLock::new(Vec::new()),
             runtime: Some(runtime),
         };
+        // Before any statement is prepared: none is planned against the
+        // schema of before.
         store.with(async |client| migrations::run(client).await)?;
-        let users = store.with(async |client| load_users(&*client).await)?;
+        let users = store.with(async |client| load_users(client).await)?;
         *store.users_mut() = users;
         Ok(store)
     }
@@ -139,7 +160,7 @@ impl PostgresStore {
     /// pool is not full) and waits for it.
     fn with<T>(
         &self,
-        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&mut ClientWrapper) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let runtime = self
             .runtime
@@ -193,8 +214,11 @@ impl PostgresStore {
 
     fn user_where(&self, column: &'static str, value: String) -> Result<Option<User>, StoreError> {
         let found = self.with(async |client| {
+            // Cached per column: `column` is one of a fixed few (`id`,
+            // `username`, `uuid`), so the cache holds that many of these.
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column}::text = $1");
-            let row = client.query_opt(&sql, &[&value]).await?;
+            let select = client.prepare_cached(&sql).await?;
+            let row = client.query_opt(&select, &[&value]).await?;
             Ok(row.as_ref().map(user_from_row))
         })?;
         if let Some(user) = &found {
@@ -219,10 +243,11 @@ fn user_from_row(row: &Row) -> User {
     }
 }
 
-async fn load_users(client: &impl GenericClient) -> Result<Vec<User>, StoreError> {
-    let rows = client
-        .query(&format!("SELECT {USER_COLUMNS} FROM users"), &[])
+async fn load_users(client: &ClientWrapper) -> Result<Vec<User>, StoreError> {
+    let select = client
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users"))
         .await?;
+    let rows = client.query(&select, &[]).await?;
     Ok(rows.iter().map(user_from_row).collect())
 }
 
@@ -233,9 +258,14 @@ async fn ensure_outstanding(
     tx: &Transaction<'_>,
     token: &OutstandingToken,
 ) -> Result<(i64, String), StoreError> {
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (jti) DO NOTHING",
+        )
+        .await?;
     tx.execute(
-        "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (jti) DO NOTHING",
+        &insert,
         &[
             &token.jti,
             &token.user_pk,
@@ -246,12 +276,10 @@ async fn ensure_outstanding(
         ],
     )
     .await?;
-    let row = tx
-        .query_one(
-            "SELECT id, family FROM outstanding_tokens WHERE jti = $1",
-            &[&token.jti],
-        )
+    let select = tx
+        .prepare_cached("SELECT id, family FROM outstanding_tokens WHERE jti = $1")
         .await?;
+    let row = tx.query_one(&select, &[&token.jti]).await?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -260,9 +288,14 @@ async fn insert_outstanding(
     token: &OutstandingToken,
     family: &str,
 ) -> Result<(), StoreError> {
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
     tx.execute(
-        "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        &insert,
         &[
             &token.jti,
             &token.user_pk,
@@ -282,12 +315,14 @@ async fn insert_blacklisted(
     now: Timestamp,
     successor: Option<&str>,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
-         VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
-        &[&id, &now.micros(), &successor],
-    )
-    .await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
+             VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&insert, &[&id, &now.micros(), &successor])
+        .await?;
     Ok(())
 }
 
@@ -301,19 +336,19 @@ async fn revoke_chain_after(
     jti: String,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
+    let select = tx
+        .prepare_cached(
+            "SELECT o.id, b.token_id, b.successor_jti FROM outstanding_tokens o
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = $1",
+        )
+        .await?;
     let mut next = Some(jti);
     let mut revoked = 0;
     for _ in 0..MAX_CHAIN {
         let Some(jti) = next.take() else {
             break;
         };
-        let link = tx
-            .query_opt(
-                "SELECT o.id, b.token_id, b.successor_jti FROM outstanding_tokens o
-                 LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = $1",
-                &[&jti],
-            )
-            .await?;
+        let link = tx.query_opt(&select, &[&jti]).await?;
         let Some(link) = link else {
             break;
         };
@@ -336,17 +371,16 @@ async fn rotate(
     let (id, family) = ensure_outstanding(tx, rotation.presented).await?;
     // The lock that makes one of concurrent rotations win, whichever
     // instance each one reached.
-    tx.execute(
-        "SELECT id FROM outstanding_tokens WHERE id = $1 FOR UPDATE",
-        &[&id],
-    )
-    .await?;
-    let previous = tx
-        .query_opt(
+    let lock = tx
+        .prepare_cached("SELECT id FROM outstanding_tokens WHERE id = $1 FOR UPDATE")
+        .await?;
+    tx.execute(&lock, &[&id]).await?;
+    let select = tx
+        .prepare_cached(
             "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = $1",
-            &[&id],
         )
         .await?;
+    let previous = tx.query_opt(&select, &[&id]).await?;
     let Some(previous) = previous else {
         insert_blacklisted(tx, id, rotation.now, Some(&rotation.successor.jti)).await?;
         insert_outstanding(tx, rotation.successor, &family).await?;
@@ -357,13 +391,13 @@ async fn rotate(
     if let (Some(grace), Some(successor)) = (rotation.grace, successor_jti.as_deref()) {
         let window_end = Timestamp::from_micros(blacklisted_at_us).plus(grace);
         if rotation.now <= window_end {
-            let current = tx
-                .query_opt(
+            let select = tx
+                .prepare_cached(
                     "SELECT o.token, o.expires_at FROM outstanding_tokens o WHERE o.jti = $1
                      AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
-                    &[&successor],
                 )
                 .await?;
+            let current = tx.query_opt(&select, &[&successor]).await?;
             if let Some(current) = current {
                 return Ok(RotationOutcome::GraceReuse {
                     token: current.get(0),
@@ -387,15 +421,16 @@ impl TokenStore for PostgresStore {
     fn upsert_user(&self, username: &str, password_hash: &str) -> Result<User, StoreError> {
         let uuid = crate::ids::new_uuid().map_err(|e| StoreError::Randomness(e.to_string()))?;
         let user = self.with(async |client| {
+            // One string whatever the call: `USER_COLUMNS` is a constant.
+            let upsert = client
+                .prepare_cached(&format!(
+                    "INSERT INTO users (uuid, username, password) VALUES ($1, $2, $3)
+                     ON CONFLICT (username) DO UPDATE SET password = EXCLUDED.password
+                     RETURNING {USER_COLUMNS}"
+                ))
+                .await?;
             let row = client
-                .query_one(
-                    &format!(
-                        "INSERT INTO users (uuid, username, password) VALUES ($1, $2, $3)
-                         ON CONFLICT (username) DO UPDATE SET password = EXCLUDED.password
-                         RETURNING {USER_COLUMNS}"
-                    ),
-                    &[&uuid, &username, &password_hash],
-                )
+                .query_one(&upsert, &[&uuid, &username, &password_hash])
                 .await?;
             Ok(user_from_row(&row))
         })?;
@@ -426,9 +461,10 @@ impl TokenStore for PostgresStore {
 
     fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
         let n = self.with(async |client| {
-            Ok(client
-                .execute("DELETE FROM users WHERE username = $1", &[&username])
-                .await?)
+            let delete = client
+                .prepare_cached("DELETE FROM users WHERE username = $1")
+                .await?;
+            Ok(client.execute(&delete, &[&username]).await?)
         })?;
         self.users_mut().retain(|u| u.username != username);
         Ok(n > 0)
@@ -440,13 +476,13 @@ impl TokenStore for PostgresStore {
 
     fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
         self.with(async |client| {
-            let row = client
-                .query_one(
+            let select = client
+                .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM blacklisted_tokens b
                      JOIN outstanding_tokens o ON o.id = b.token_id WHERE o.jti = $1)",
-                    &[&jti],
                 )
                 .await?;
+            let row = client.query_one(&select, &[&jti]).await?;
             Ok(row.get(0))
         })
     }
@@ -481,19 +517,17 @@ impl TokenStore for PostgresStore {
 
     fn flush_expired(&self, now: Timestamp) -> Result<FlushReport, StoreError> {
         self.in_tx(async |tx| {
-            let blacklisted = tx
-                .execute(
+            let delete_blacklisted = tx
+                .prepare_cached(
                     "DELETE FROM blacklisted_tokens WHERE token_id IN
                          (SELECT id FROM outstanding_tokens WHERE expires_at <= $1)",
-                    &[&now.secs()],
                 )
                 .await?;
-            let outstanding = tx
-                .execute(
-                    "DELETE FROM outstanding_tokens WHERE expires_at <= $1",
-                    &[&now.secs()],
-                )
+            let blacklisted = tx.execute(&delete_blacklisted, &[&now.secs()]).await?;
+            let delete_outstanding = tx
+                .prepare_cached("DELETE FROM outstanding_tokens WHERE expires_at <= $1")
                 .await?;
+            let outstanding = tx.execute(&delete_outstanding, &[&now.secs()]).await?;
             Ok(FlushReport {
                 outstanding: usize::try_from(outstanding).unwrap_or(0),
                 blacklisted: usize::try_from(blacklisted).unwrap_or(0),
@@ -503,15 +537,15 @@ impl TokenStore for PostgresStore {
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         self.with(async |client| {
-            let row = client
-                .query_one(
+            let select = client
+                .prepare_cached(
                     "SELECT (SELECT COUNT(*) FROM outstanding_tokens),
                             (SELECT COUNT(*) FROM blacklisted_tokens),
                             (SELECT COUNT(*) FROM blacklisted_tokens
                              WHERE token_id NOT IN (SELECT id FROM outstanding_tokens))",
-                    &[],
                 )
                 .await?;
+            let row = client.query_one(&select, &[]).await?;
             Ok(StoreCounts {
                 outstanding: count(&row, 0),
                 blacklisted: count(&row, 1),
@@ -525,7 +559,7 @@ impl TokenStore for PostgresStore {
     }
 
     fn oauth_refresh_state(&self, token: &str) -> Result<Option<OAuthRefreshState>, StoreError> {
-        self.with(async |client| oauth::refresh_state(&*client, token).await)
+        self.with(async |client| oauth::refresh_state(client, token).await)
     }
 
     fn oauth_rotate(
@@ -536,7 +570,7 @@ impl TokenStore for PostgresStore {
     }
 
     fn oauth_access(&self, token: &str) -> Result<Option<OAuthAccess>, StoreError> {
-        self.with(async |client| oauth::access(&*client, token).await)
+        self.with(async |client| oauth::access(client, token).await)
     }
 
     fn oauth_flush(
@@ -548,6 +582,6 @@ impl TokenStore for PostgresStore {
     }
 
     fn oauth_counts(&self) -> Result<OAuthCounts, StoreError> {
-        self.with(async |client| oauth::counts(&*client).await)
+        self.with(async |client| oauth::counts(client).await)
     }
 }

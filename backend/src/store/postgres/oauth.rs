@@ -1,10 +1,11 @@
 //! The OAuth half of [`super::PostgresStore`], as the SQLite store's
 //! (`sqlite_oauth.rs`) but with the presented refresh token's row locked
-//! for its exchange.
+//! for its exchange. Its statements, as the token store's, are prepared
+//! once per connection (`prepare_cached`).
 
 use std::time::Duration;
 
-use tokio_postgres::{Client, Transaction};
+use deadpool_postgres::{ClientWrapper, Transaction};
 
 use crate::clock::Timestamp;
 use crate::store::oauth::flush_cutoff;
@@ -21,11 +22,16 @@ pub async fn issue(
     family: &str,
     source: Option<i64>,
 ) -> Result<(), StoreError> {
-    let access_id: i64 = tx
-        .query_one(
+    let insert_access = tx
+        .prepare_cached(
             "INSERT INTO oauth_access_tokens
              (token, user_id, client_id, scope, expires_at_us, source_refresh_id)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .await?;
+    let access_id: i64 = tx
+        .query_one(
+            &insert_access,
             &[
                 &issue.access_token,
                 &issue.user_pk,
@@ -37,10 +43,15 @@ pub async fn issue(
         )
         .await?
         .get(0);
+    let insert_refresh = tx
+        .prepare_cached(
+            "INSERT INTO oauth_refresh_tokens
+             (token, user_id, client_id, scope, access_token_id, family)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
     tx.execute(
-        "INSERT INTO oauth_refresh_tokens
-         (token, user_id, client_id, scope, access_token_id, family)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        &insert_refresh,
         &[
             &issue.refresh_token,
             &issue.user_pk,
@@ -56,15 +67,15 @@ pub async fn issue(
 
 /// A refresh token as the grant checks it.
 pub async fn refresh_state(
-    client: &Client,
+    client: &ClientWrapper,
     token: &str,
 ) -> Result<Option<OAuthRefreshState>, StoreError> {
-    let row = client
-        .query_opt(
+    let select = client
+        .prepare_cached(
             "SELECT user_id, client_id, scope, revoked_at_us FROM oauth_refresh_tokens WHERE token = $1",
-            &[&token],
         )
         .await?;
+    let row = client.query_opt(&select, &[&token]).await?;
     Ok(row.map(|r| OAuthRefreshState {
         user_pk: r.get(0),
         client_id: r.get(1),
@@ -80,17 +91,17 @@ async fn revoke(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     if let Some(access_id) = access_id {
-        tx.execute(
-            "DELETE FROM oauth_access_tokens WHERE id = $1",
-            &[&access_id],
+        let delete = tx
+            .prepare_cached("DELETE FROM oauth_access_tokens WHERE id = $1")
+            .await?;
+        tx.execute(&delete, &[&access_id]).await?;
+    }
+    let update = tx
+        .prepare_cached(
+            "UPDATE oauth_refresh_tokens SET access_token_id = NULL, revoked_at_us = $2 WHERE id = $1",
         )
         .await?;
-    }
-    tx.execute(
-        "UPDATE oauth_refresh_tokens SET access_token_id = NULL, revoked_at_us = $2 WHERE id = $1",
-        &[&id, &now.micros()],
-    )
-    .await?;
+    tx.execute(&update, &[&id, &now.micros()]).await?;
     Ok(())
 }
 
@@ -99,13 +110,13 @@ async fn revoke_family(
     family: &str,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
-    let live = tx
-        .query(
+    let select = tx
+        .prepare_cached(
             "SELECT id, access_token_id FROM oauth_refresh_tokens
              WHERE family = $1 AND revoked_at_us IS NULL FOR UPDATE",
-            &[&family],
         )
         .await?;
+    let live = tx.query(&select, &[&family]).await?;
     for row in &live {
         revoke(tx, row.get(0), row.get(1), now).await?;
     }
@@ -117,13 +128,13 @@ pub async fn rotate(
     tx: &Transaction<'_>,
     rotation: &OAuthRotation<'_>,
 ) -> Result<OAuthRotationOutcome, StoreError> {
-    let row = tx
-        .query_opt(
+    let select = tx
+        .prepare_cached(
             "SELECT id, access_token_id, client_id, family, revoked_at_us
              FROM oauth_refresh_tokens WHERE token = $1 FOR UPDATE",
-            &[&rotation.presented],
         )
         .await?;
+    let row = tx.query_opt(&select, &[&rotation.presented]).await?;
     let Some(row) = row else {
         return Ok(OAuthRotationOutcome::Unknown);
     };
@@ -142,15 +153,15 @@ pub async fn rotate(
     };
     if let Some(grace) = rotation.grace {
         if rotation.now <= revoked_at.plus(grace) {
-            let current = tx
-                .query_opt(
+            let select = tx
+                .prepare_cached(
                     "SELECT a.token, r.token, a.scope, a.expires_at_us
                      FROM oauth_access_tokens a JOIN oauth_refresh_tokens r ON r.access_token_id = a.id
                      WHERE a.source_refresh_id = $1 AND r.revoked_at_us IS NULL
                      ORDER BY a.id DESC LIMIT 1",
-                    &[&id],
                 )
                 .await?;
+            let current = tx.query_opt(&select, &[&id]).await?;
             return Ok(match current {
                 Some(r) => OAuthRotationOutcome::GraceRepeat(OAuthPair {
                     access_token: r.get(0),
@@ -174,13 +185,14 @@ pub async fn rotate(
 }
 
 /// An access token, as a protected request checks it.
-pub async fn access(client: &Client, token: &str) -> Result<Option<OAuthAccess>, StoreError> {
-    let row = client
-        .query_opt(
-            "SELECT user_id, expires_at_us FROM oauth_access_tokens WHERE token = $1",
-            &[&token],
-        )
+pub async fn access(
+    client: &ClientWrapper,
+    token: &str,
+) -> Result<Option<OAuthAccess>, StoreError> {
+    let select = client
+        .prepare_cached("SELECT user_id, expires_at_us FROM oauth_access_tokens WHERE token = $1")
         .await?;
+    let row = client.query_opt(&select, &[&token]).await?;
     Ok(row.map(|r| OAuthAccess {
         user_pk: r.get(0),
         expires_at: Timestamp::from_micros(r.get(1)),
@@ -196,47 +208,47 @@ pub async fn flush(
     let mut report = OAuthFlushReport::default();
     if let Some(lifetime) = refresh_lifetime {
         let cutoff = flush_cutoff(now, lifetime);
+        // Two fixed strings (`stale` is a constant), so two cache entries.
         let stale = "SELECT id FROM oauth_refresh_tokens WHERE revoked_at_us < $1
              OR access_token_id IN (SELECT id FROM oauth_access_tokens WHERE expires_at_us < $1)";
-        tx.execute(
-            &format!(
+        let unlink = tx
+            .prepare_cached(&format!(
                 "UPDATE oauth_access_tokens SET source_refresh_id = NULL WHERE source_refresh_id IN ({stale})"
-            ),
-            &[&cutoff],
-        )
-        .await?;
-        let deleted = tx
-            .execute(
-                &format!("DELETE FROM oauth_refresh_tokens WHERE id IN ({stale})"),
-                &[&cutoff],
-            )
+            ))
             .await?;
+        tx.execute(&unlink, &[&cutoff]).await?;
+        let delete = tx
+            .prepare_cached(&format!(
+                "DELETE FROM oauth_refresh_tokens WHERE id IN ({stale})"
+            ))
+            .await?;
+        let deleted = tx.execute(&delete, &[&cutoff]).await?;
         report.refresh = usize::try_from(deleted).unwrap_or(0);
     }
-    let deleted = tx
-        .execute(
+    let delete = tx
+        .prepare_cached(
             "DELETE FROM oauth_access_tokens WHERE expires_at_us < $1 AND id NOT IN
              (SELECT access_token_id FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL)",
-            &[&now.micros()],
         )
         .await?;
+    let deleted = tx.execute(&delete, &[&now.micros()]).await?;
     report.access = usize::try_from(deleted).unwrap_or(0);
     Ok(report)
 }
 
 /// Row counts, orphans included.
-pub async fn counts(client: &Client) -> Result<OAuthCounts, StoreError> {
-    let row = client
-        .query_one(
+pub async fn counts(client: &ClientWrapper) -> Result<OAuthCounts, StoreError> {
+    let select = client
+        .prepare_cached(
             "SELECT (SELECT COUNT(*) FROM oauth_access_tokens),
                     (SELECT COUNT(*) FROM oauth_refresh_tokens),
                     (SELECT COUNT(*) FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL
                         AND access_token_id NOT IN (SELECT id FROM oauth_access_tokens))
                   + (SELECT COUNT(*) FROM oauth_access_tokens WHERE source_refresh_id IS NOT NULL
                         AND source_refresh_id NOT IN (SELECT id FROM oauth_refresh_tokens))",
-            &[],
         )
         .await?;
+    let row = client.query_one(&select, &[]).await?;
     let count = |i: usize| usize::try_from(row.get::<_, i64>(i)).unwrap_or(0);
     Ok(OAuthCounts {
         access: count(0),
