@@ -363,11 +363,11 @@ export class Coordinator {
         : template.credentials !== 'same-origin'
           ? template.credentials
           : undefined;
-    const start = () => this.#start(template, optedOut, body, chosen);
+    const start = () => this.#start(input, init, template, optedOut, body, chosen);
     return this.#core ? start() : this.#load().then(start);
   }
 
-  #start(template, optedOut, body, chosen) {
+  #start(input, init, template, optedOut, body, chosen) {
     let route = ROUTE.FOREIGN;
     this.#turn(() => {
       route = this.#core.route(template.url, optedOut);
@@ -385,12 +385,18 @@ export class Coordinator {
     if (signal.aborted) return Promise.reject(signal.reason);
     // A stream can be read once: sent once, never replayed.
     const replayable = !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream);
+    // The template's signal follows the caller's: `init.signal`, or the
+    // signal of a Request given as input. Without either it never aborts,
+    // and listening to it would only cost time on every call.
+    const abortable = (init != null && init.signal != null) || input instanceof Request;
     return new Promise((resolve, reject) => {
       this.#turn(() => {
         const id = this.#core.issue(now(), replayable);
         const pending = { template, replayable, credentials, resolve, reject, last: null, onAbort: null };
-        pending.onAbort = () => this.#turn(() => this.#aborted(id));
-        signal.addEventListener('abort', pending.onAbort, { once: true });
+        if (abortable) {
+          pending.onAbort = () => this.#turn(() => this.#aborted(id));
+          signal.addEventListener('abort', pending.onAbort, { once: true });
+        }
         this.#pending.set(id, pending);
         this.#drive();
       }, reject);
@@ -427,12 +433,15 @@ export class Coordinator {
   }
 
   /**
-   * The request for one send of `template`. Each send goes out as a clone
-   * (`Request.clone()` tees the body, so the template keeps it for a replay,
-   * whatever it was); a stream is sent from the template itself, once.
+   * The request for one send of `template`. A request with a body goes out
+   * as a clone (`Request.clone()` tees the body, so the template keeps it
+   * for a replay, whatever it was); a stream is sent from the template
+   * itself, once. A GET or HEAD has no body to use up (the platform refuses
+   * one), so the template itself can be sent again.
    */
   #prepare(template, attach, keepTemplate, credentials) {
-    const source = keepTemplate ? template.clone() : template;
+    const bodiless = template.method === 'GET' || template.method === 'HEAD';
+    const source = keepTemplate && !bodiless ? template.clone() : template;
     const o = this.#options;
     if (attach === 'nothing') return source;
     if (o.mode === 'cookie') return credentials === source.credentials ? source : new Request(source, { credentials });
@@ -475,7 +484,7 @@ export class Coordinator {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {
-      p.template.signal.removeEventListener('abort', p.onAbort);
+      if (p.onAbort) p.template.signal.removeEventListener('abort', p.onAbort);
       p.reject(this.#fault);
     }
     for (const done of this.#afterRefresh.splice(0)) done();
@@ -596,7 +605,7 @@ export class Coordinator {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    p.template.signal.removeEventListener('abort', p.onAbort);
+    if (p.onAbort) p.template.signal.removeEventListener('abort', p.onAbort);
     if (failure) p.reject(this.#error(failure, p.template));
     else if (p.last && p.last.ok) p.resolve(p.last.value);
     else p.reject(p.last ? p.last.value : new Error('refresh-coordinator: no answer to deliver'));

@@ -286,7 +286,11 @@ export async function abortedWaitersLeaveTheQueue(create, mode) {
   const { server, c } = start(create, mode);
   server.expireAccess();
   const controllers = Array.from({ length: 4 }, () => new AbortController());
-  const calls = controllers.map((ac, i) => c.fetch(`${DATA}${i}/`, { signal: ac.signal }));
+  // The signal in `init` (0, 1) or on a Request given as input (2, 3):
+  // the caller's signal reaches the coordinator either way.
+  const calls = controllers.map((ac, i) =>
+    i < 2 ? c.fetch(`${DATA}${i}/`, { signal: ac.signal }) : c.fetch(new Request(`${DATA}${i}/`, { signal: ac.signal })),
+  );
   await until(() => c.state().waiting === 4, 'all to wait');
   controllers[0].abort();
   controllers[2].abort();
@@ -295,6 +299,7 @@ export async function abortedWaitersLeaveTheQueue(create, mode) {
   const results = await settleAll(calls);
   same(results.map((r) => r.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled'], 'outcomes');
   same(results[0].reason.name, 'AbortError', 'abort reason');
+  same(results[2].reason.name, 'AbortError', "a Request input's abort reason");
   check(exchange.request.signal.aborted === false, 'the refresh was not aborted');
   same(server.seen.length, 4 + 2, 'only the others were replayed');
 }
