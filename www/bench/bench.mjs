@@ -119,20 +119,20 @@ async function overheads() {
   await withPages(['--access-token-lifetime', '30m'], 1, async ([page]) => {
     const canned = await page.evaluate(() => window.bench.canned(20_000, 10));
     results.overhead_us_canned = round(canned.coordinated - canned.raw, 2);
-    results.overhead_ratio_canned = round(canned.coordinated / canned.raw);
+    results.overhead_ratio_canned = round(canned.ratios.coordinated);
     details.canned_us_per_call = { raw: round(canned.raw, 2), coordinated: round(canned.coordinated, 2) };
 
-    const sequential = await page.evaluate(() => window.bench.loopback(2000, 10, 1));
-    results.overhead_ratio_fetch = round(sequential.coordinated / sequential.raw);
+    const sequential = await page.evaluate(() => window.bench.loopback(2000, 20, 1));
+    results.overhead_ratio_fetch = round(sequential.ratios.coordinated);
     details.loopback_us_per_call = { raw: round(sequential.raw, 1), coordinated: round(sequential.coordinated, 1) };
 
-    const parallel = await page.evaluate(() => window.bench.loopback(2000, 10, 16));
-    results.overhead_ratio_fetch_parallel = round(parallel.coordinated / parallel.raw);
+    const parallel = await page.evaluate(() => window.bench.loopback(2000, 20, 16));
+    results.overhead_ratio_fetch_parallel = round(parallel.ratios.coordinated);
     details.loopback_16_in_flight_us_per_call = { raw: round(parallel.raw, 1), coordinated: round(parallel.coordinated, 1) };
 
-    const axios = await page.evaluate(() => window.bench.axiosClients(2000, 10));
-    results.overhead_ratio_axios = round(axios.attached / axios.plain);
-    results.overhead_ratio_axios_auth_refresh = round(axios.peer / axios.plain);
+    const axios = await page.evaluate(() => window.bench.axiosClients(2000, 20));
+    results.overhead_ratio_axios = round(axios.ratios.attached);
+    results.overhead_ratio_axios_auth_refresh = round(axios.ratios.peer);
     details.axios_us_per_call = { plain: round(axios.plain, 1), attachAxios: round(axios.attached, 1), axios_auth_refresh: round(axios.peer, 1) };
   });
 }

@@ -47,6 +47,9 @@ async function perCall(send, calls, inFlight) {
  * Per-call µs of each of `clients` (name → send(i)), `calls` in all per
  * client, in `rounds` interleaved rounds (the order turns each round, so
  * neither side always runs on a warmer machine); the median round of each.
+ * `ratios` holds each client's per-round time over the first client's in
+ * the same round, the median of those: a pair measured moments apart
+ * shares the machine's state, so the drift between rounds cancels out.
  */
 async function interleaved(clients, calls, rounds, inFlight = 1) {
   const names = Object.keys(clients);
@@ -57,7 +60,9 @@ async function interleaved(clients, calls, rounds, inFlight = 1) {
     const order = round % 2 ? [...names].reverse() : names;
     for (const name of order) times[name].push(await perCall(clients[name], perRound, inFlight));
   }
-  return Object.fromEntries(names.map((name) => [name, median(times[name])]));
+  const [base] = names;
+  const ratios = Object.fromEntries(names.map((name) => [name, median(times[name].map((t, r) => t / times[base][r]))]));
+  return { ...Object.fromEntries(names.map((name) => [name, median(times[name])])), ratios };
 }
 
 /** The coordinator's own cost: a `fetch` that answers a prebuilt 200 at once, called raw and through authFetch. */
