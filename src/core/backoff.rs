@@ -1,8 +1,6 @@
 //! Exponential backoff with jitter, honouring `Retry-After`.
 
-use core::time::Duration;
-
-use super::time::millis;
+use super::time::Duration;
 
 /// How long to wait before retry number `retry` (1 for the first retry).
 ///
@@ -19,7 +17,7 @@ pub(crate) fn retry_delay(
     retry_after: Option<Duration>,
 ) -> Duration {
     let doubling = 2u64.saturating_pow(retry.saturating_sub(1));
-    let nominal = millis(base).saturating_mul(doubling).min(millis(max));
+    let nominal = base.saturating_mul(doubling).min(max).as_millis();
     let half = nominal / 2;
     // `unit` is in [0, 1), so the product is in [0, half).
     let jitter = (half as f64 * unit.clamp(0.0, 1.0)) as u64;

@@ -1,6 +1,6 @@
 //! What the core can be told to do differently. Every field has a default.
 
-use core::time::Duration;
+use super::time::Duration;
 
 /// Settings of one coordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,8 +34,6 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use core::time::Duration;
-
 use super::action::{Action, Notice, RefreshId};
 use super::backoff::{retry_delay, Jitter};
 use super::config::Config;
@@ -45,7 +43,7 @@ use super::outcome::{Answer, Failure, RefreshOutcome, Unavailability};
 use super::request::{Phase, RequestId, Tracked};
 use super::shared::{Lock, Shared, SharedSession};
 use super::slots::Slots;
-use super::time::Instant;
+use super::time::{Duration, Instant};
 
 /// Whether the user is logged in, as far as the coordinator knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -962,7 +960,7 @@ impl Coordinator {
         }
         let due = self.refresh_due()?;
         let slack = due.until(self.credential.expires()?) / 2;
-        Some(due.after(slack.mul_f64(self.wake_jitter.clamp(0.0, 1.0))))
+        Some(due.after(slack.fraction(self.wake_jitter)))
     }
 
     /// A 401 came for the current credential: a refresh ahead of its expiry

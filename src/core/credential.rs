@@ -10,9 +10,7 @@
 //! already expired; returning their 401s would fail requests of a live
 //! session. Those wait for the next refresh instead.
 
-use core::time::Duration;
-
-use super::time::Instant;
+use super::time::{Duration, Instant};
 
 /// The current credential, as far as the coordinator knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +61,7 @@ impl Credential {
     pub(crate) fn refresh_due(&self, margin: Duration) -> Option<Instant> {
         let lifetime = self.lifetime.filter(|_| !self.ahead_tried)?;
         let margin = margin.min(lifetime / 3);
-        Some(self.issued_after.after(lifetime - margin))
+        Some(self.issued_after.after(lifetime.saturating_sub(margin)))
     }
 
     /// Whether a request sent with it has been answered other than 401.

@@ -26,4 +26,4 @@ pub use outcome::{Answer, Failure, GrantError, RefreshOutcome, Unavailability};
 pub use policy::{split_origin, RequestPolicy, Route};
 pub use request::RequestId;
 pub use shared::SharedSession;
-pub use time::Instant;
+pub use time::{Duration, Instant};

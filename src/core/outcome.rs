@@ -1,7 +1,7 @@
 //! What a refresh, or a request, came back with, reduced to what the
 //! coordinator decides on.
 
-use core::time::Duration;
+use super::time::Duration;
 
 /// The result of one refresh attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

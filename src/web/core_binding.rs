@@ -11,15 +11,13 @@
 //! and loads its operands into [`Core::action_id`] and
 //! [`Core::action_detail`].
 
-use core::time::Duration;
-
 use wasm_bindgen::prelude::*;
 
 use alloc::string::String;
 
 use crate::core::{
-    Action, Answer, Config, Coordinator, Failure, GrantError, Instant, Notice, RefreshOutcome,
-    RequestId, RequestPolicy, Route, Session, SharedSession, Unavailability,
+    Action, Answer, Config, Coordinator, Duration, Failure, GrantError, Instant, Notice,
+    RefreshOutcome, RequestId, RequestPolicy, Route, Session, SharedSession, Unavailability,
 };
 
 /// What [`Core::next_action`] returns. The numbers are part of the contract
@@ -552,11 +550,11 @@ fn unavailability_code(cause: Unavailability) -> u32 {
 
 /// Milliseconds from JS: negative or NaN is zero, fractions are dropped.
 fn millis(ms: f64) -> Duration {
-    Duration::from_millis(if ms > 0.0 { ms as u64 } else { 0 })
+    Duration::from_millis(number(ms))
 }
 
 fn instant(ms: f64) -> Instant {
-    Instant::from_millis(if ms > 0.0 { ms as u64 } else { 0 })
+    Instant::from_millis(number(ms))
 }
 
 fn request(id: f64) -> RequestId {

@@ -2,7 +2,7 @@
 //! through the same flight, so no request spends a 401 round trip on it; a
 //! refresh ahead that fails costs nothing, since the credential still works.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{
     Answer, Config, Failure, Instant, Notice, RequestId, Session, Unavailability,
@@ -22,7 +22,7 @@ fn with_known_expiry(host: &mut Host) -> Instant {
     host.answer(first, Answer::Unauthorized);
     host.refresh_ends(rotated_for(LIFETIME));
     host.answer(first, Answer::Other);
-    host.now.after(LIFETIME - MARGIN)
+    host.now.after(LIFETIME.saturating_sub(MARGIN))
 }
 
 fn advance_to(host: &mut Host, at: Instant) {

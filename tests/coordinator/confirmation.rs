@@ -5,7 +5,7 @@
 //! replaced); the session lives on. Regression test for the tab that
 //! declared a live session dead after losing such a race.
 
-use refresh_coordinator::core::{Answer, Failure, Notice, Session};
+use refresh_coordinator::core::{Answer, Duration, Failure, Notice, Session};
 
 use crate::harness::{Host, Settled, REFUSED};
 
@@ -158,7 +158,7 @@ fn bearer_store_that_changed_under_a_refusal_is_adopted() {
 }
 
 /// A refusal may wait this long to be confirmed (tabs without a lock).
-const WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+const WINDOW: Duration = Duration::from_secs(2);
 
 #[test]
 fn without_a_lock_a_refusal_probes_again_until_the_winners_cookie_lands() {

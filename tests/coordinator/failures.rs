@@ -1,6 +1,6 @@
 //! Rules 4–6: terminal vs transient, timeouts, every waiter settled.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{
     Answer, Config, Failure, GrantError, Notice, RefreshOutcome, Session, Unavailability,

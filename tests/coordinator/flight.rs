@@ -1,6 +1,6 @@
 //! Rules 1–3 and 7: one refresh, generations, queue then replay, loop guard.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{Answer, Failure, Notice, Session};
 

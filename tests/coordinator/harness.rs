@@ -1,7 +1,7 @@
 //! A fake host: plays the web layer's part, records every action.
 
+use refresh_coordinator::core::Duration;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use refresh_coordinator::core::{
     Action, Answer, Config, Coordinator, Failure, Instant, Notice, RefreshId, RefreshOutcome,

@@ -1,6 +1,6 @@
 //! A refresh whose answer never arrived: the server may have rotated.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{Answer, Config, Failure, Session, Unavailability};
 

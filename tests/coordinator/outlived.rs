@@ -4,7 +4,7 @@
 //! which the last replays of a burst left after a 2 s token had expired and
 //! their 401s reached the caller.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{Answer, RequestId};
 
@@ -63,7 +63,7 @@ fn replay_refused_while_its_credential_is_fresh_is_returned() {
     host.refresh_ends(rotated_for(LIFETIME));
     host.answer(ids[0], Answer::Other);
     // Accepted, and a second short of its end: a refusal, not an expiry.
-    host.advance(LIFETIME - Duration::from_secs(1));
+    host.advance(LIFETIME.saturating_sub(Duration::from_secs(1)));
     host.answer(ids[1], Answer::Unauthorized);
     assert_eq!(
         host.outcome(ids[1]),
@@ -84,7 +84,7 @@ fn server_refusing_every_fresh_credential_gets_one_refresh_and_one_replay_each()
         });
         // Even long after the credential's end: never accepted, so never
         // called expired.
-        host.advance(2 * LIFETIME);
+        host.advance(LIFETIME.saturating_mul(2));
         for &id in &ids {
             host.answer(id, Answer::Unauthorized);
         }
@@ -154,7 +154,7 @@ fn acceptance_of_an_older_credential_does_not_count() {
     // `slow` went out with the old credential; its 200 says nothing of
     // the new one.
     host.answer(slow, Answer::Other);
-    host.advance(2 * LIFETIME);
+    host.advance(LIFETIME.saturating_mul(2));
     host.answer(ids[0], Answer::Unauthorized);
     assert_eq!(host.outcome(ids[0]), Some(Settled::Delivered));
     assert_eq!(host.refreshes.len(), 1);
@@ -170,7 +170,7 @@ fn lifetime_counts_from_when_the_refresh_was_sent() {
     host.advance(Duration::from_secs(4));
     host.refresh_ends(rotated_for(LIFETIME));
     host.answer(ids[0], Answer::Other);
-    host.advance(LIFETIME - Duration::from_secs(4));
+    host.advance(LIFETIME.saturating_sub(Duration::from_secs(4)));
     host.answer(ids[1], Answer::Unauthorized);
     assert_eq!(host.outcome(ids[1]), None, "waits: its lifetime ran out");
     assert_eq!(host.refreshes.len(), 2);

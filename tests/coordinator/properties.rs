@@ -6,8 +6,8 @@
 //! probe, no refresh between a logout and the next login, nothing left
 //! pending at the end.
 
+use refresh_coordinator::core::Duration;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use proptest::prelude::*;
 use refresh_coordinator::core::{

@@ -5,8 +5,8 @@
 //! expiry per browser, a session end in every tab, a login starts every
 //! tab again.
 
+use refresh_coordinator::core::Duration;
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use refresh_coordinator::core::{
     Action, Answer, Failure, Instant, Notice, RequestId, Session, SharedSession,
@@ -322,7 +322,7 @@ fn a_timed_out_lock_wait_probes_never_steals_and_ends_nothing() {
     let _held = browser.expired_burst(0, 1);
     let ids = browser.expired_burst(1, 2);
     // The holder is frozen: its refresh neither answers nor times out here.
-    browser.tabs[1].advance(std::time::Duration::from_secs(10));
+    browser.tabs[1].advance(Duration::from_secs(10));
     browser.settle();
     let waiter = &mut browser.tabs[1];
     assert_eq!(
@@ -341,7 +341,7 @@ fn a_timed_out_lock_wait_probes_never_steals_and_ends_nothing() {
     assert_eq!(browser.holder, Some(0), "never stolen");
     // Later the frozen tab's keepalive refresh lands its cookie: the next
     // probe finds it.
-    browser.tabs[1].advance(std::time::Duration::from_secs(10));
+    browser.tabs[1].advance(Duration::from_secs(10));
     browser.settle();
     browser.tabs[1].answer(ids[0], Answer::Other);
     browser.settle();
@@ -398,7 +398,7 @@ fn ten_tabs_that_learned_one_expiry_refresh_ahead_of_it_once() {
 
     let due = browser.tabs[0]
         .now
-        .after(LIFETIME - Duration::from_secs(30));
+        .after(LIFETIME.saturating_sub(Duration::from_secs(30)));
     let ids: Vec<RequestId> = (0..10)
         .map(|t| {
             let host = &mut browser.tabs[t];
@@ -427,7 +427,7 @@ fn ten_tabs_that_learned_one_expiry_refresh_ahead_of_it_once() {
         assert_eq!(browser.tabs[t].core.session(), Session::Active);
     }
     // And they know the new expiry: the next due point is the holder's.
-    let next_due = due.after(LIFETIME - Duration::from_secs(30));
+    let next_due = due.after(LIFETIME.saturating_sub(Duration::from_secs(30)));
     for t in 0..10 {
         let host = &mut browser.tabs[t];
         host.now = Instant::from_millis(next_due.as_millis() - 1);

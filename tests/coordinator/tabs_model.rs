@@ -30,8 +30,8 @@
 //! The core bugs the model found each have a regression test below, with
 //! the smallest script that showed it.
 
+use refresh_coordinator::core::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
 use proptest::prelude::*;
 use refresh_coordinator::core::{

@@ -5,7 +5,7 @@
 //! refresh hung, failed every later 401 with a timeout and never sent a
 //! refresh again until reloaded.
 
-use std::time::Duration;
+use refresh_coordinator::core::Duration;
 
 use refresh_coordinator::core::{Answer, Config, Failure, Session, Unavailability};
 
