@@ -1166,7 +1166,11 @@ impl Coordinator {
 
     /// Sends the oldest waiter as a probe. False if nobody waits.
     fn probe_first_waiter(&mut self, now: Instant, why: ProbeFor) -> bool {
-        let Some((id, deadline)) = self.waiting_ids().next() else {
+        let first = self
+            .requests
+            .ids()
+            .find_map(|id| Some((id, self.waiting_deadline(id)?)));
+        let Some((id, deadline)) = first else {
             return false;
         };
         self.set_phase(id, Phase::Probing { deadline });
@@ -1320,18 +1324,14 @@ impl Coordinator {
     /// Sends every waiting request, in issue order, with the current
     /// credential.
     fn release_waiters(&mut self) {
-        let waiting: Vec<(RequestId, Instant)> = self.waiting_ids().collect();
-        for (id, _) in waiting {
+        for id in self.requests.ids() {
             let Some(tracked) = self.requests.get(id) else {
                 continue;
             };
-            let sent_before = matches!(
-                tracked.phase,
-                Phase::Waiting {
-                    sent_with: Some(_),
-                    ..
-                }
-            );
+            let Phase::Waiting { sent_with, .. } = tracked.phase else {
+                continue;
+            };
+            let sent_before = sent_with.is_some();
             if sent_before && !tracked.replayable {
                 self.fail(id, Failure::ReplayNotPossible);
             } else {
@@ -1341,20 +1341,19 @@ impl Coordinator {
     }
 
     fn fail_waiters(&mut self, failure: Failure) {
-        let waiting: Vec<(RequestId, Instant)> = self.waiting_ids().collect();
-        for (id, _) in waiting {
-            self.fail(id, failure);
+        for id in self.requests.ids() {
+            if self.waiting_deadline(id).is_some() {
+                self.fail(id, failure);
+            }
         }
     }
 
-    /// Waiting requests with their deadlines, in issue order.
-    fn waiting_ids(&self) -> impl Iterator<Item = (RequestId, Instant)> + '_ {
-        self.requests
-            .iter()
-            .filter_map(|(id, tracked)| match tracked.phase {
-                Phase::Waiting { deadline, .. } => Some((id, deadline)),
-                _ => None,
-            })
+    /// The deadline of `id`, if it is waiting.
+    fn waiting_deadline(&self, id: RequestId) -> Option<Instant> {
+        match self.requests.get(id)?.phase {
+            Phase::Waiting { deadline, .. } => Some(deadline),
+            _ => None,
+        }
     }
 
     fn send(&mut self, id: RequestId, replay: bool) {

@@ -75,13 +75,12 @@ impl<T> Slots<T> {
         self.len
     }
 
-    /// Live entries in id order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (RequestId, &T)> + '_ {
-        let first = self.first;
-        self.slots
-            .iter()
-            .zip(first..)
-            .filter_map(|(slot, id)| slot.as_ref().map(|value| (RequestId::new(id), value)))
+    /// Every id from the oldest live entry's to the newest's, in order,
+    /// removed ones included. It borrows nothing, so entries can be changed
+    /// and removed on the way.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = RequestId> {
+        let end = self.first.saturating_add(self.slots.len() as u64);
+        (self.first..end).map(RequestId::new)
     }
 
     /// The index of an id within the current range.
@@ -116,7 +115,11 @@ mod tests {
         assert_eq!(slots.remove(id(5)), Some(5));
         assert_eq!(slots.remove(id(5)), None);
         assert_eq!(slots.len(), 3);
-        let order: Vec<u64> = slots.iter().map(|(i, _)| i.get()).collect();
+        let order: Vec<u64> = slots
+            .ids()
+            .filter(|&i| slots.get(i).is_some())
+            .map(RequestId::get)
+            .collect();
         assert_eq!(order, [6, 8, 9]);
         assert_eq!(slots.first, 6, "the hole at 5 was trimmed");
         assert!(!slots.insert(id(7), 7), "an old id is not reused");
