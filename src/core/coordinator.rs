@@ -1389,9 +1389,16 @@ impl Coordinator {
         );
         self.waiting += 1;
         // Deadlines mostly arrive in order; a probe that waits again keeps
-        // its earlier one.
-        let at = self.deadlines.partition_point(|&(d, _)| d <= deadline);
-        self.deadlines.insert(at, (deadline, id));
+        // its earlier one, and moves back past the later ones.
+        self.deadlines.push_back((deadline, id));
+        let mut at = self.deadlines.len() - 1;
+        while at > 0 {
+            match self.deadlines.get(at - 1) {
+                Some(&(before, _)) if before > deadline => self.deadlines.swap(at - 1, at),
+                _ => break,
+            }
+            at -= 1;
+        }
     }
 
     fn set_phase(&mut self, id: RequestId, phase: Phase) {
