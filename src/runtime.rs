@@ -7,10 +7,16 @@
 //! anyway, the trap surfaces in the JS web layer, which settles every caller
 //! with a CoordinatorFaultError.
 
-// Talc's dynamic wasm allocator grows the linear memory as needed, like
-// dlmalloc, in less code: the module is single-threaded (no atomics).
+use talc::cell::TalcSyncCell;
+use talc::wasm::{WasmBinning, WasmGrowAndClaim};
+
+// Talc grows the linear memory as needed, like dlmalloc, in less code: the
+// module is single-threaded (no atomics). Each growth is claimed as a heap
+// of its own rather than extending the last one (Talc's smaller source; the
+// core's few small collections do not mind the fragmentation).
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: TalcSyncCell<WasmGrowAndClaim, WasmBinning> =
+    TalcSyncCell::new_wasm(WasmGrowAndClaim);
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
