@@ -236,11 +236,9 @@ impl Core {
         let Some(id) = self.core.refresh_numbered(number(refresh)) else {
             return;
         };
+        let retry_after = millis_if_any(retry_after);
         let outcome = match outcome {
-            outcome::STATUS => RefreshOutcome::from_status(
-                status,
-                (retry_after >= 0.0).then(|| millis(retry_after)),
-            ),
+            outcome::STATUS => RefreshOutcome::from_status(status, retry_after),
             outcome::INVALID_GRANT
             | outcome::INVALID_CLIENT
             | outcome::TEMPORARILY_UNAVAILABLE
@@ -252,16 +250,16 @@ impl Core {
                     outcome::TEMPORARILY_UNAVAILABLE => GrantError::TemporarilyUnavailable,
                     _ => GrantError::Other,
                 },
-                (retry_after >= 0.0).then(|| millis(retry_after)),
+                retry_after,
             ),
             outcome::ROTATED => RefreshOutcome::Rotated {
-                lifetime: (lifetime >= 0.0).then(|| millis(lifetime)),
+                lifetime: millis_if_any(lifetime),
             },
             outcome::REFUSED => RefreshOutcome::Refused,
             outcome::REDIRECTED => RefreshOutcome::Redirected,
             outcome::UNAVAILABLE => RefreshOutcome::Unavailable {
                 status,
-                retry_after: (retry_after >= 0.0).then(|| millis(retry_after)),
+                retry_after,
             },
             _ => RefreshOutcome::Lost,
         };
@@ -304,8 +302,7 @@ impl Core {
     /// for refreshing only after a 401 (see `Config::refresh_margin`).
     #[wasm_bindgen(js_name = refreshAheadBy)]
     pub fn refresh_ahead_by(&mut self, margin: f64) {
-        self.core
-            .refresh_ahead_by((margin >= 0.0).then(|| millis(margin)));
+        self.core.refresh_ahead_by(millis_if_any(margin));
     }
 
     /// The page became visible (or hidden): only a visible page refreshes
@@ -551,6 +548,11 @@ fn unavailability_code(cause: Unavailability) -> u32 {
 /// Milliseconds from JS: negative or NaN is zero, fractions are dropped.
 fn millis(ms: f64) -> Duration {
     Duration::from_millis(number(ms))
+}
+
+/// Milliseconds from JS where a negative number (or NaN) means none.
+fn millis_if_any(ms: f64) -> Option<Duration> {
+    (ms >= 0.0).then(|| millis(ms))
 }
 
 fn instant(ms: f64) -> Instant {
