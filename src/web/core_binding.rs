@@ -563,13 +563,10 @@ fn request(id: f64) -> RequestId {
     RequestId::new(number(id))
 }
 
-/// An id or number from JS: negative or NaN is zero.
+/// An id or number from JS: negative or NaN is zero, fractions are dropped
+/// (what `as` does from a float: it saturates).
 fn number(n: f64) -> u64 {
-    if n > 0.0 {
-        n as u64
-    } else {
-        0
-    }
+    n as u64
 }
 
 /// Ids and generations stay far below 2^53, where f64 is exact.
