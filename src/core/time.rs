@@ -62,7 +62,7 @@ impl Duration {
         self.0
     }
 
-    /// `self * factor`.
+    /// `self * factor`, saturating at the end of time.
     pub const fn saturating_mul(self, factor: u64) -> Self {
         Self(self.0.saturating_mul(factor))
     }
@@ -82,7 +82,7 @@ impl Duration {
 impl core::ops::Div<u64> for Duration {
     type Output = Self;
 
-    /// `self / divisor`, rounded down.
+    /// `self / divisor`, rounded down. The core divides by constants only.
     fn div(self, divisor: u64) -> Self {
         Self(self.0 / divisor)
     }
