@@ -363,11 +363,17 @@ export class Coordinator {
         : template.credentials !== 'same-origin'
           ? template.credentials
           : undefined;
-    const start = () => this.#start(input, init, template, optedOut, body, chosen);
+    // The template's signal follows the caller's: `init.signal`, or the
+    // signal of a Request given as input. Without either it never aborts,
+    // and listening to it would only cost time on every call.
+    const abortable = (init != null && init.signal != null) || input instanceof Request;
+    // A stream can be read once: sent once, never replayed.
+    const replayable = !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream);
+    const start = () => this.#start(template, optedOut, chosen, replayable, abortable);
     return this.#core ? start() : this.#load().then(start);
   }
 
-  #start(input, init, template, optedOut, body, chosen) {
+  #start(template, optedOut, chosen, replayable, abortable) {
     let route = ROUTE.FOREIGN;
     this.#turn(() => {
       route = this.#core.route(template.url, optedOut);
@@ -383,12 +389,6 @@ export class Coordinator {
     if (route === ROUTE.EXCLUDED) return this.#bypass(template, 'cookies', credentials);
     const signal = template.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
-    // A stream can be read once: sent once, never replayed.
-    const replayable = !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream);
-    // The template's signal follows the caller's: `init.signal`, or the
-    // signal of a Request given as input. Without either it never aborts,
-    // and listening to it would only cost time on every call.
-    const abortable = (init != null && init.signal != null) || input instanceof Request;
     return new Promise((resolve, reject) => {
       this.#turn(() => {
         const id = this.#core.issue(now(), replayable);
