@@ -122,15 +122,21 @@ async function overheads() {
     results.overhead_ratio_canned = round(canned.ratios.coordinated);
     details.canned_us_per_call = { raw: round(canned.raw, 2), coordinated: round(canned.coordinated, 2) };
 
-    const sequential = await page.evaluate(() => window.bench.loopback(2000, 20, 1));
+    // Sequential calls in 100 rounds of 20: pairs measured closer together
+    // cancel more of the machine's drift. 16 in flight need rounds of 100,
+    // or a round would end on a few lanes still running.
+    const sequential = await page.evaluate(() => window.bench.loopback(2000, 100, 1));
     results.overhead_ratio_fetch = round(sequential.ratios.coordinated);
     details.loopback_us_per_call = { raw: round(sequential.raw, 1), coordinated: round(sequential.coordinated, 1) };
+    // Raw fetch against itself, measured the same way: the noise floor.
+    results.overhead_ratio_fetch_noise = round(sequential.ratios.again);
 
     const parallel = await page.evaluate(() => window.bench.loopback(2000, 20, 16));
     results.overhead_ratio_fetch_parallel = round(parallel.ratios.coordinated);
     details.loopback_16_in_flight_us_per_call = { raw: round(parallel.raw, 1), coordinated: round(parallel.coordinated, 1) };
+    details.loopback_16_in_flight_noise_ratio = round(parallel.ratios.again);
 
-    const axios = await page.evaluate(() => window.bench.axiosClients(2000, 20));
+    const axios = await page.evaluate(() => window.bench.axiosClients(2000, 100));
     results.overhead_ratio_axios = round(axios.ratios.attached);
     results.overhead_ratio_axios_auth_refresh = round(axios.ratios.peer);
     details.axios_us_per_call = { plain: round(axios.plain, 1), attachAxios: round(axios.attached, 1), axios_auth_refresh: round(axios.peer, 1) };

@@ -6,6 +6,7 @@ import { TARGETS } from './targets.mjs';
 
 const RATIOS = [
   ['overhead_ratio_fetch', 'per call vs raw fetch, sequential'],
+  ['overhead_ratio_fetch_noise', 'raw fetch vs raw fetch (the noise floor)'],
   ['overhead_ratio_fetch_parallel', 'per call vs raw fetch, 16 in flight'],
   ['overhead_ratio_axios', 'attachAxios vs plain Axios'],
   ['overhead_ratio_axios_auth_refresh', 'axios-auth-refresh vs plain Axios (peer)'],
