@@ -14,8 +14,9 @@
 //! in its place.
 //!
 //! Every query is prepared once per connection and then taken from that
-//! connection's statement cache (`deadpool-postgres`'s `prepare_cached`),
-//! so a statement costs one round trip once its connection has it, not two
+//! connection's statement cache (`deadpool-postgres`'s `prepare_cached`,
+//! which the helpers in `cached` call before they run a statement), so a
+//! statement costs one round trip once its connection has it, not two
 //! (a query sent as text is parsed and described first, then run). The
 //! cache lives and dies with its connection: a connection the server ended
 //! is dropped with its statements, and its replacement prepares its own.
@@ -38,9 +39,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use deadpool_postgres::{
-    ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction,
-};
+use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use tokio_postgres::{NoTls, Row};
 
 use super::{
@@ -50,6 +49,7 @@ use super::{
 };
 use crate::clock::Timestamp;
 
+mod cached;
 mod migrations;
 mod oauth;
 
@@ -160,7 +160,7 @@ impl PostgresStore {
     /// pool is not full) and waits for it.
     fn with<T>(
         &self,
-        work: impl AsyncFnOnce(&mut ClientWrapper) -> Result<T, StoreError>,
+        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let runtime = self
             .runtime
@@ -217,8 +217,7 @@ impl PostgresStore {
             // Cached per column: `column` is one of a fixed few (`id`,
             // `username`, `uuid`), so the cache holds that many of these.
             let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column}::text = $1");
-            let select = client.prepare_cached(&sql).await?;
-            let row = client.query_opt(&select, &[&value]).await?;
+            let row = cached::query_opt(client, &sql, &[&value]).await?;
             Ok(row.as_ref().map(user_from_row))
         })?;
         if let Some(user) = &found {
@@ -243,11 +242,9 @@ fn user_from_row(row: &Row) -> User {
     }
 }
 
-async fn load_users(client: &ClientWrapper) -> Result<Vec<User>, StoreError> {
-    let select = client
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users"))
-        .await?;
-    let rows = client.query(&select, &[]).await?;
+async fn load_users(client: &Client) -> Result<Vec<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users");
+    let rows = cached::query(client, &sql, &[]).await?;
     Ok(rows.iter().map(user_from_row).collect())
 }
 
@@ -258,14 +255,10 @@ async fn ensure_outstanding(
     tx: &Transaction<'_>,
     token: &OutstandingToken,
 ) -> Result<(i64, String), StoreError> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (jti) DO NOTHING",
-        )
-        .await?;
-    tx.execute(
-        &insert,
+    cached::execute(
+        tx,
+        "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (jti) DO NOTHING",
         &[
             &token.jti,
             &token.user_pk,
@@ -276,10 +269,12 @@ async fn ensure_outstanding(
         ],
     )
     .await?;
-    let select = tx
-        .prepare_cached("SELECT id, family FROM outstanding_tokens WHERE jti = $1")
-        .await?;
-    let row = tx.query_one(&select, &[&token.jti]).await?;
+    let row = cached::query_one(
+        tx,
+        "SELECT id, family FROM outstanding_tokens WHERE jti = $1",
+        &[&token.jti],
+    )
+    .await?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -288,14 +283,10 @@ async fn insert_outstanding(
     token: &OutstandingToken,
     family: &str,
 ) -> Result<(), StoreError> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await?;
-    tx.execute(
-        &insert,
+    cached::execute(
+        tx,
+        "INSERT INTO outstanding_tokens (jti, user_id, family, token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         &[
             &token.jti,
             &token.user_pk,
@@ -315,14 +306,13 @@ async fn insert_blacklisted(
     now: Timestamp,
     successor: Option<&str>,
 ) -> Result<(), StoreError> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
-             VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
-        )
-        .await?;
-    tx.execute(&insert, &[&id, &now.micros(), &successor])
-        .await?;
+    cached::execute(
+        tx,
+        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at_us, successor_jti)
+         VALUES ($1, $2, $3) ON CONFLICT (token_id) DO NOTHING",
+        &[&id, &now.micros(), &successor],
+    )
+    .await?;
     Ok(())
 }
 
@@ -336,19 +326,19 @@ async fn revoke_chain_after(
     jti: String,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
-    let select = tx
-        .prepare_cached(
-            "SELECT o.id, b.token_id, b.successor_jti FROM outstanding_tokens o
-             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = $1",
-        )
-        .await?;
     let mut next = Some(jti);
     let mut revoked = 0;
     for _ in 0..MAX_CHAIN {
         let Some(jti) = next.take() else {
             break;
         };
-        let link = tx.query_opt(&select, &[&jti]).await?;
+        let link = cached::query_opt(
+            tx,
+            "SELECT o.id, b.token_id, b.successor_jti FROM outstanding_tokens o
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = $1",
+            &[&jti],
+        )
+        .await?;
         let Some(link) = link else {
             break;
         };
@@ -371,16 +361,18 @@ async fn rotate(
     let (id, family) = ensure_outstanding(tx, rotation.presented).await?;
     // The lock that makes one of concurrent rotations win, whichever
     // instance each one reached.
-    let lock = tx
-        .prepare_cached("SELECT id FROM outstanding_tokens WHERE id = $1 FOR UPDATE")
-        .await?;
-    tx.execute(&lock, &[&id]).await?;
-    let select = tx
-        .prepare_cached(
-            "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = $1",
-        )
-        .await?;
-    let previous = tx.query_opt(&select, &[&id]).await?;
+    cached::execute(
+        tx,
+        "SELECT id FROM outstanding_tokens WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?;
+    let previous = cached::query_opt(
+        tx,
+        "SELECT blacklisted_at_us, successor_jti FROM blacklisted_tokens WHERE token_id = $1",
+        &[&id],
+    )
+    .await?;
     let Some(previous) = previous else {
         insert_blacklisted(tx, id, rotation.now, Some(&rotation.successor.jti)).await?;
         insert_outstanding(tx, rotation.successor, &family).await?;
@@ -391,13 +383,13 @@ async fn rotate(
     if let (Some(grace), Some(successor)) = (rotation.grace, successor_jti.as_deref()) {
         let window_end = Timestamp::from_micros(blacklisted_at_us).plus(grace);
         if rotation.now <= window_end {
-            let select = tx
-                .prepare_cached(
-                    "SELECT o.token, o.expires_at FROM outstanding_tokens o WHERE o.jti = $1
-                     AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
-                )
-                .await?;
-            let current = tx.query_opt(&select, &[&successor]).await?;
+            let current = cached::query_opt(
+                tx,
+                "SELECT o.token, o.expires_at FROM outstanding_tokens o WHERE o.jti = $1
+                 AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id)",
+                &[&successor],
+            )
+            .await?;
             if let Some(current) = current {
                 return Ok(RotationOutcome::GraceReuse {
                     token: current.get(0),
@@ -422,16 +414,12 @@ impl TokenStore for PostgresStore {
         let uuid = crate::ids::new_uuid().map_err(|e| StoreError::Randomness(e.to_string()))?;
         let user = self.with(async |client| {
             // One string whatever the call: `USER_COLUMNS` is a constant.
-            let upsert = client
-                .prepare_cached(&format!(
-                    "INSERT INTO users (uuid, username, password) VALUES ($1, $2, $3)
-                     ON CONFLICT (username) DO UPDATE SET password = EXCLUDED.password
-                     RETURNING {USER_COLUMNS}"
-                ))
-                .await?;
-            let row = client
-                .query_one(&upsert, &[&uuid, &username, &password_hash])
-                .await?;
+            let sql = format!(
+                "INSERT INTO users (uuid, username, password) VALUES ($1, $2, $3)
+                 ON CONFLICT (username) DO UPDATE SET password = EXCLUDED.password
+                 RETURNING {USER_COLUMNS}"
+            );
+            let row = cached::query_one(client, &sql, &[&uuid, &username, &password_hash]).await?;
             Ok(user_from_row(&row))
         })?;
         self.remember(&user);
@@ -461,10 +449,12 @@ impl TokenStore for PostgresStore {
 
     fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
         let n = self.with(async |client| {
-            let delete = client
-                .prepare_cached("DELETE FROM users WHERE username = $1")
-                .await?;
-            Ok(client.execute(&delete, &[&username]).await?)
+            cached::execute(
+                client,
+                "DELETE FROM users WHERE username = $1",
+                &[&username],
+            )
+            .await
         })?;
         self.users_mut().retain(|u| u.username != username);
         Ok(n > 0)
@@ -476,13 +466,13 @@ impl TokenStore for PostgresStore {
 
     fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
         self.with(async |client| {
-            let select = client
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM blacklisted_tokens b
-                     JOIN outstanding_tokens o ON o.id = b.token_id WHERE o.jti = $1)",
-                )
-                .await?;
-            let row = client.query_one(&select, &[&jti]).await?;
+            let row = cached::query_one(
+                client,
+                "SELECT EXISTS (SELECT 1 FROM blacklisted_tokens b
+                 JOIN outstanding_tokens o ON o.id = b.token_id WHERE o.jti = $1)",
+                &[&jti],
+            )
+            .await?;
             Ok(row.get(0))
         })
     }
@@ -517,17 +507,19 @@ impl TokenStore for PostgresStore {
 
     fn flush_expired(&self, now: Timestamp) -> Result<FlushReport, StoreError> {
         self.in_tx(async |tx| {
-            let delete_blacklisted = tx
-                .prepare_cached(
-                    "DELETE FROM blacklisted_tokens WHERE token_id IN
-                         (SELECT id FROM outstanding_tokens WHERE expires_at <= $1)",
-                )
-                .await?;
-            let blacklisted = tx.execute(&delete_blacklisted, &[&now.secs()]).await?;
-            let delete_outstanding = tx
-                .prepare_cached("DELETE FROM outstanding_tokens WHERE expires_at <= $1")
-                .await?;
-            let outstanding = tx.execute(&delete_outstanding, &[&now.secs()]).await?;
+            let blacklisted = cached::execute(
+                tx,
+                "DELETE FROM blacklisted_tokens WHERE token_id IN
+                     (SELECT id FROM outstanding_tokens WHERE expires_at <= $1)",
+                &[&now.secs()],
+            )
+            .await?;
+            let outstanding = cached::execute(
+                tx,
+                "DELETE FROM outstanding_tokens WHERE expires_at <= $1",
+                &[&now.secs()],
+            )
+            .await?;
             Ok(FlushReport {
                 outstanding: usize::try_from(outstanding).unwrap_or(0),
                 blacklisted: usize::try_from(blacklisted).unwrap_or(0),
@@ -537,15 +529,15 @@ impl TokenStore for PostgresStore {
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         self.with(async |client| {
-            let select = client
-                .prepare_cached(
-                    "SELECT (SELECT COUNT(*) FROM outstanding_tokens),
-                            (SELECT COUNT(*) FROM blacklisted_tokens),
-                            (SELECT COUNT(*) FROM blacklisted_tokens
-                             WHERE token_id NOT IN (SELECT id FROM outstanding_tokens))",
-                )
-                .await?;
-            let row = client.query_one(&select, &[]).await?;
+            let row = cached::query_one(
+                client,
+                "SELECT (SELECT COUNT(*) FROM outstanding_tokens),
+                        (SELECT COUNT(*) FROM blacklisted_tokens),
+                        (SELECT COUNT(*) FROM blacklisted_tokens
+                         WHERE token_id NOT IN (SELECT id FROM outstanding_tokens))",
+                &[],
+            )
+            .await?;
             Ok(StoreCounts {
                 outstanding: count(&row, 0),
                 blacklisted: count(&row, 1),

@@ -1,11 +1,13 @@
 //! The OAuth half of [`super::PostgresStore`], as the SQLite store's
 //! (`sqlite_oauth.rs`) but with the presented refresh token's row locked
 //! for its exchange. Its statements, as the token store's, are prepared
-//! once per connection (`prepare_cached`).
+//! once per connection (`prepare_cached`, through `super::cached`).
 
 use std::time::Duration;
 
-use deadpool_postgres::{ClientWrapper, Transaction};
+use deadpool_postgres::{Client, Transaction};
+
+use super::cached;
 
 use crate::clock::Timestamp;
 use crate::store::oauth::flush_cutoff;
@@ -22,36 +24,27 @@ pub async fn issue(
     family: &str,
     source: Option<i64>,
 ) -> Result<(), StoreError> {
-    let insert_access = tx
-        .prepare_cached(
-            "INSERT INTO oauth_access_tokens
-             (token, user_id, client_id, scope, expires_at_us, source_refresh_id)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .await?;
-    let access_id: i64 = tx
-        .query_one(
-            &insert_access,
-            &[
-                &issue.access_token,
-                &issue.user_pk,
-                &issue.client_id,
-                &issue.scope,
-                &issue.access_expires_at.micros(),
-                &source,
-            ],
-        )
-        .await?
-        .get(0);
-    let insert_refresh = tx
-        .prepare_cached(
-            "INSERT INTO oauth_refresh_tokens
-             (token, user_id, client_id, scope, access_token_id, family)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .await?;
-    tx.execute(
-        &insert_refresh,
+    let access_id: i64 = cached::query_one(
+        tx,
+        "INSERT INTO oauth_access_tokens
+         (token, user_id, client_id, scope, expires_at_us, source_refresh_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &[
+            &issue.access_token,
+            &issue.user_pk,
+            &issue.client_id,
+            &issue.scope,
+            &issue.access_expires_at.micros(),
+            &source,
+        ],
+    )
+    .await?
+    .get(0);
+    cached::execute(
+        tx,
+        "INSERT INTO oauth_refresh_tokens
+         (token, user_id, client_id, scope, access_token_id, family)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         &[
             &issue.refresh_token,
             &issue.user_pk,
@@ -67,15 +60,15 @@ pub async fn issue(
 
 /// A refresh token as the grant checks it.
 pub async fn refresh_state(
-    client: &ClientWrapper,
+    client: &Client,
     token: &str,
 ) -> Result<Option<OAuthRefreshState>, StoreError> {
-    let select = client
-        .prepare_cached(
-            "SELECT user_id, client_id, scope, revoked_at_us FROM oauth_refresh_tokens WHERE token = $1",
-        )
-        .await?;
-    let row = client.query_opt(&select, &[&token]).await?;
+    let row = cached::query_opt(
+        client,
+        "SELECT user_id, client_id, scope, revoked_at_us FROM oauth_refresh_tokens WHERE token = $1",
+        &[&token],
+    )
+    .await?;
     Ok(row.map(|r| OAuthRefreshState {
         user_pk: r.get(0),
         client_id: r.get(1),
@@ -91,17 +84,19 @@ async fn revoke(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     if let Some(access_id) = access_id {
-        let delete = tx
-            .prepare_cached("DELETE FROM oauth_access_tokens WHERE id = $1")
-            .await?;
-        tx.execute(&delete, &[&access_id]).await?;
-    }
-    let update = tx
-        .prepare_cached(
-            "UPDATE oauth_refresh_tokens SET access_token_id = NULL, revoked_at_us = $2 WHERE id = $1",
+        cached::execute(
+            tx,
+            "DELETE FROM oauth_access_tokens WHERE id = $1",
+            &[&access_id],
         )
         .await?;
-    tx.execute(&update, &[&id, &now.micros()]).await?;
+    }
+    cached::execute(
+        tx,
+        "UPDATE oauth_refresh_tokens SET access_token_id = NULL, revoked_at_us = $2 WHERE id = $1",
+        &[&id, &now.micros()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -110,13 +105,13 @@ async fn revoke_family(
     family: &str,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
-    let select = tx
-        .prepare_cached(
-            "SELECT id, access_token_id FROM oauth_refresh_tokens
-             WHERE family = $1 AND revoked_at_us IS NULL FOR UPDATE",
-        )
-        .await?;
-    let live = tx.query(&select, &[&family]).await?;
+    let live = cached::query(
+        tx,
+        "SELECT id, access_token_id FROM oauth_refresh_tokens
+         WHERE family = $1 AND revoked_at_us IS NULL FOR UPDATE",
+        &[&family],
+    )
+    .await?;
     for row in &live {
         revoke(tx, row.get(0), row.get(1), now).await?;
     }
@@ -128,13 +123,13 @@ pub async fn rotate(
     tx: &Transaction<'_>,
     rotation: &OAuthRotation<'_>,
 ) -> Result<OAuthRotationOutcome, StoreError> {
-    let select = tx
-        .prepare_cached(
-            "SELECT id, access_token_id, client_id, family, revoked_at_us
-             FROM oauth_refresh_tokens WHERE token = $1 FOR UPDATE",
-        )
-        .await?;
-    let row = tx.query_opt(&select, &[&rotation.presented]).await?;
+    let row = cached::query_opt(
+        tx,
+        "SELECT id, access_token_id, client_id, family, revoked_at_us
+         FROM oauth_refresh_tokens WHERE token = $1 FOR UPDATE",
+        &[&rotation.presented],
+    )
+    .await?;
     let Some(row) = row else {
         return Ok(OAuthRotationOutcome::Unknown);
     };
@@ -153,15 +148,15 @@ pub async fn rotate(
     };
     if let Some(grace) = rotation.grace {
         if rotation.now <= revoked_at.plus(grace) {
-            let select = tx
-                .prepare_cached(
-                    "SELECT a.token, r.token, a.scope, a.expires_at_us
-                     FROM oauth_access_tokens a JOIN oauth_refresh_tokens r ON r.access_token_id = a.id
-                     WHERE a.source_refresh_id = $1 AND r.revoked_at_us IS NULL
-                     ORDER BY a.id DESC LIMIT 1",
-                )
-                .await?;
-            let current = tx.query_opt(&select, &[&id]).await?;
+            let current = cached::query_opt(
+                tx,
+                "SELECT a.token, r.token, a.scope, a.expires_at_us
+                 FROM oauth_access_tokens a JOIN oauth_refresh_tokens r ON r.access_token_id = a.id
+                 WHERE a.source_refresh_id = $1 AND r.revoked_at_us IS NULL
+                 ORDER BY a.id DESC LIMIT 1",
+                &[&id],
+            )
+            .await?;
             return Ok(match current {
                 Some(r) => OAuthRotationOutcome::GraceRepeat(OAuthPair {
                     access_token: r.get(0),
@@ -185,14 +180,13 @@ pub async fn rotate(
 }
 
 /// An access token, as a protected request checks it.
-pub async fn access(
-    client: &ClientWrapper,
-    token: &str,
-) -> Result<Option<OAuthAccess>, StoreError> {
-    let select = client
-        .prepare_cached("SELECT user_id, expires_at_us FROM oauth_access_tokens WHERE token = $1")
-        .await?;
-    let row = client.query_opt(&select, &[&token]).await?;
+pub async fn access(client: &Client, token: &str) -> Result<Option<OAuthAccess>, StoreError> {
+    let row = cached::query_opt(
+        client,
+        "SELECT user_id, expires_at_us FROM oauth_access_tokens WHERE token = $1",
+        &[&token],
+    )
+    .await?;
     Ok(row.map(|r| OAuthAccess {
         user_pk: r.get(0),
         expires_at: Timestamp::from_micros(r.get(1)),
@@ -211,44 +205,38 @@ pub async fn flush(
         // Two fixed strings (`stale` is a constant), so two cache entries.
         let stale = "SELECT id FROM oauth_refresh_tokens WHERE revoked_at_us < $1
              OR access_token_id IN (SELECT id FROM oauth_access_tokens WHERE expires_at_us < $1)";
-        let unlink = tx
-            .prepare_cached(&format!(
-                "UPDATE oauth_access_tokens SET source_refresh_id = NULL WHERE source_refresh_id IN ({stale})"
-            ))
-            .await?;
-        tx.execute(&unlink, &[&cutoff]).await?;
-        let delete = tx
-            .prepare_cached(&format!(
-                "DELETE FROM oauth_refresh_tokens WHERE id IN ({stale})"
-            ))
-            .await?;
-        let deleted = tx.execute(&delete, &[&cutoff]).await?;
+        let unlink = format!(
+            "UPDATE oauth_access_tokens SET source_refresh_id = NULL WHERE source_refresh_id IN ({stale})"
+        );
+        cached::execute(tx, &unlink, &[&cutoff]).await?;
+        let delete = format!("DELETE FROM oauth_refresh_tokens WHERE id IN ({stale})");
+        let deleted = cached::execute(tx, &delete, &[&cutoff]).await?;
         report.refresh = usize::try_from(deleted).unwrap_or(0);
     }
-    let delete = tx
-        .prepare_cached(
-            "DELETE FROM oauth_access_tokens WHERE expires_at_us < $1 AND id NOT IN
-             (SELECT access_token_id FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL)",
-        )
-        .await?;
-    let deleted = tx.execute(&delete, &[&now.micros()]).await?;
+    let deleted = cached::execute(
+        tx,
+        "DELETE FROM oauth_access_tokens WHERE expires_at_us < $1 AND id NOT IN
+         (SELECT access_token_id FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL)",
+        &[&now.micros()],
+    )
+    .await?;
     report.access = usize::try_from(deleted).unwrap_or(0);
     Ok(report)
 }
 
 /// Row counts, orphans included.
-pub async fn counts(client: &ClientWrapper) -> Result<OAuthCounts, StoreError> {
-    let select = client
-        .prepare_cached(
-            "SELECT (SELECT COUNT(*) FROM oauth_access_tokens),
-                    (SELECT COUNT(*) FROM oauth_refresh_tokens),
-                    (SELECT COUNT(*) FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL
-                        AND access_token_id NOT IN (SELECT id FROM oauth_access_tokens))
-                  + (SELECT COUNT(*) FROM oauth_access_tokens WHERE source_refresh_id IS NOT NULL
-                        AND source_refresh_id NOT IN (SELECT id FROM oauth_refresh_tokens))",
-        )
-        .await?;
-    let row = client.query_one(&select, &[]).await?;
+pub async fn counts(client: &Client) -> Result<OAuthCounts, StoreError> {
+    let row = cached::query_one(
+        client,
+        "SELECT (SELECT COUNT(*) FROM oauth_access_tokens),
+                (SELECT COUNT(*) FROM oauth_refresh_tokens),
+                (SELECT COUNT(*) FROM oauth_refresh_tokens WHERE access_token_id IS NOT NULL
+                    AND access_token_id NOT IN (SELECT id FROM oauth_access_tokens))
+              + (SELECT COUNT(*) FROM oauth_access_tokens WHERE source_refresh_id IS NOT NULL
+                    AND source_refresh_id NOT IN (SELECT id FROM oauth_refresh_tokens))",
+        &[],
+    )
+    .await?;
     let count = |i: usize| usize::try_from(row.get::<_, i64>(i)).unwrap_or(0);
     Ok(OAuthCounts {
         access: count(0),
