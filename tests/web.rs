@@ -46,6 +46,8 @@ extern "C" {
     fn aborted_waiters_leave_the_queue(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = abortedBeforeTheCallSendsNothing)]
     fn aborted_before_the_call_sends_nothing(create: &Function, mode: &str) -> Promise;
+    #[wasm_bindgen(js_name = abortedInTheSameTurnSendsNothing)]
+    fn aborted_in_the_same_turn_sends_nothing(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = bodiesAreReplayedByteIdentical)]
     fn bodies_are_replayed_byte_identical(create: &Function, mode: &str) -> Promise;
     #[wasm_bindgen(js_name = streamBodyFailsWithReplayNotPossible)]
@@ -222,6 +224,7 @@ in_both_modes!(
     refreshes_that_never_answer_end_in_a_timeout_and_refresh_again,
     aborted_waiters_leave_the_queue,
     aborted_before_the_call_sends_nothing,
+    aborted_in_the_same_turn_sends_nothing,
     bodies_are_replayed_byte_identical,
     stream_body_fails_with_replay_not_possible,
     replay_that_gets_401_is_returned_not_refreshed,

@@ -200,6 +200,8 @@ export class Coordinator {
   #core = null;
   /** Coordinated requests by id: {template, replayable, resolve, reject, last, onAbort}. */
   #pending = new Map();
+  /** Requests to send at the end of this turn (`#sendPending`, `#flush`). */
+  #outbox = [];
   #timer = undefined;
   #timerAt = -1;
   /** The lock, shared state and channel of the tabs, when they share one flight. */
@@ -552,7 +554,23 @@ export class Coordinator {
       this.#answered(id, false, error);
       return;
     }
-    this.#watch(this.#send(request), (ok, value) => this.#answered(id, ok, value));
+    // Out in a microtask, with every request due in the same turn: a burst
+    // of calls then reaches the browser's fetch back to back, as a loop of
+    // raw fetches does. One fetch between each call's own work made each
+    // fetch slower (its code and data went cold): a burst of 300 took
+    // 415-490 µs a call to put on the wire, against 275-360 raw and
+    // 290-325 sent this way.
+    if (this.#outbox.push({ id, pending: p, request }) === 1) queueMicrotask(() => this.#turn(() => this.#flush()));
+  }
+
+  /** Sends what `#sendPending` queued, except requests settled meanwhile (aborted, failed): nothing goes out for those. */
+  #flush() {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const { id, pending, request } of outbox) {
+      if (this.#pending.get(id) !== pending) continue;
+      this.#watch(this.#send(request), (ok, value) => this.#answered(id, ok, value));
+    }
   }
 
   /** Calls `k(ok, value)` in a turn of its own once `promise` settles. */

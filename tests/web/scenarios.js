@@ -313,6 +313,24 @@ export async function abortedBeforeTheCallSendsNothing(create, mode) {
   same(server.seen.length, 0, 'nothing sent');
 }
 
+/**
+ * A request aborted in the turn it was made, before the coordinator sent
+ * it (requests go out at the end of the turn), sends nothing; the calls
+ * made beside it are sent and answered.
+ */
+export async function abortedInTheSameTurnSendsNothing(create, mode) {
+  const { server, c } = start(create, mode);
+  await c.ready; // loaded: the calls are issued at once, not after the load
+  const ac = new AbortController();
+  const calls = [c.fetch(`${DATA}1/`), c.fetch(`${DATA}2/`, { signal: ac.signal }), c.fetch(`${DATA}3/`)];
+  ac.abort();
+  const [first, aborted, third] = await settleAll(calls);
+  same(aborted.reason && aborted.reason.name, 'AbortError', 'rejected like fetch');
+  same(first.value && first.value.status, 200, 'the call before it answered');
+  same(third.value && third.value.status, 200, 'the call after it answered');
+  same(server.seen.map((r) => r.url).join(' '), `${DATA}1/ ${DATA}3/`, 'the aborted one never sent');
+}
+
 const bodies = () => {
   const form = new FormData();
   form.append('name', 'ada');
