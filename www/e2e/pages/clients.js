@@ -102,7 +102,12 @@ export function holdingFetch(refreshUrl) {
   let holdMs = 0;
   let refreshedAt = -1;
   let servedAfterRefresh = false;
-  const ripe = () => refreshedAt >= 0 && servedAfterRefresh && performance.now() >= refreshedAt + holdMs;
+  // Once ripe, ripe for good: the first held replay released starts the
+  // next refresh, whose answer moves `refreshedAt`; a held replay still
+  // between two polls then would wait a whole hold more and outlive that
+  // token too (a third refresh, on a loaded machine).
+  let released = false;
+  const ripe = () => (released ||= refreshedAt >= 0 && servedAfterRefresh && performance.now() >= refreshedAt + holdMs);
   async function send(request) {
     const url = request.url;
     const count = (counts.get(url) || 0) + 1;
@@ -126,6 +131,7 @@ export function holdingFetch(refreshUrl) {
     hold(urls, ms) {
       held = urls;
       holdMs = ms;
+      released = false;
     },
     counts: () => Object.fromEntries(counts),
   };
